@@ -1,0 +1,138 @@
+"""Read a config directory: parse each TOML file, validate it, resolve it, report every problem at once.
+
+A missing ``hosts.toml`` means the embedded default inventory (this machine, no SSH); a missing
+``tasks.toml`` means no saved tasks. Files the loader does not know are ignored, so later features can
+add their own files without breaking older ones.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from fleetdeck.core.config.messages import issues_from_validation
+from fleetdeck.core.config.schema import HostEntry, HostsFile, TaskEntry, TasksFile
+from fleetdeck.core.errors import ConfigError, ConfigIssue, format_key_path
+from fleetdeck.core.inventory import Inventory, build_inventory
+from fleetdeck.core.paths import ConfigLocation, find_config_dir
+from fleetdeck.core.tasks.model import Task, build_tasks
+
+HOSTS_FILE = "hosts.toml"
+TASKS_FILE = "tasks.toml"
+_TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)$")
+
+try:
+    # The same parser as the standard library's tomllib, compiled: about 2x faster on big inventories.
+    import tomli as tomllib
+except ImportError:  # pragma: no cover - tomli is a dependency; stdlib fallback keeps behaviour identical
+    import tomllib  # type: ignore[no-redef]
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Everything the engine needs from the config dir, validated and resolved."""
+
+    location: ConfigLocation
+    inventory: Inventory
+    tasks: dict[str, Task] = field(default_factory=dict)
+    files: tuple[str, ...] = ()
+
+    @property
+    def dir(self) -> Path:
+        """The config directory in use."""
+        return self.location.path
+
+
+def read_toml(path: Path, issues: list[ConfigIssue]) -> dict[str, Any] | None:
+    """Parse one TOML file; syntax errors become an issue with the file and line."""
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as exc:
+        issues.append(ConfigIssue(path.name, "", f"not valid UTF-8 (byte {exc.start})"))
+        return None
+    except OSError as exc:
+        issues.append(ConfigIssue(path.name, "", f"cannot read {path}: {exc.strerror}"))
+        return None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        message = str(exc)
+        match = _TOML_POSITION.search(message)
+        line = int(match.group(1)) if match else None
+        if match:
+            message = message[: match.start()].rstrip() + f" (column {match.group(2)})"
+        issues.append(ConfigIssue(path.name, "", f"invalid TOML: {message}", line=line))
+        return None
+
+
+def validate(model: type[M], data: dict[str, Any], file: str, issues: list[ConfigIssue]) -> M | None:
+    """Validate parsed TOML against a schema model, turning errors into issues."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        issues.extend(issues_from_validation(exc, file, model))
+        return None
+
+
+def validate_tasks(raw: dict[str, Any], issues: list[ConfigIssue]) -> TasksFile | None:
+    """Validate ``tasks.toml`` task by task, so one broken task does not hide the others' problems."""
+    entries = raw.get("tasks")
+    if not isinstance(entries, dict):
+        return validate(TasksFile, raw, TASKS_FILE, issues)
+    shell = validate(TasksFile, {**raw, "tasks": {}}, TASKS_FILE, issues)
+    good: dict[str, TaskEntry] = {}
+    for name, entry in entries.items():
+        try:
+            good[name] = TaskEntry.model_validate(entry)
+        except ValidationError as exc:
+            for issue in issues_from_validation(exc, TASKS_FILE, TaskEntry):
+                path = format_key_path(["tasks", name]) + (
+                    "." + issue.path if issue.path and not issue.path.startswith("[") else issue.path
+                )
+                issues.append(ConfigIssue(TASKS_FILE, path, issue.message))
+    return None if shell is None else TasksFile(tasks=good)
+
+
+def embedded_hosts() -> HostsFile:
+    """The inventory used when a config dir has no ``hosts.toml``: this machine, no SSH."""
+    return HostsFile(hosts={"localhost": HostEntry(transport="local", groups=["local"], description="this machine")})
+
+
+def load_config(config_dir: str | Path | None = None) -> Config:
+    """Find, read and validate the config; raise :class:`ConfigError` listing every problem."""
+    location = find_config_dir(config_dir)
+    root = location.path
+    issues: list[ConfigIssue] = []
+    if not root.is_dir():
+        raise ConfigError([ConfigIssue(str(root), "", f"config directory not found (chosen by {location.origin})")])
+
+    hosts_path = root / HOSTS_FILE
+    hosts_data: HostsFile | None = embedded_hosts()
+    if hosts_path.exists():
+        raw = read_toml(hosts_path, issues)
+        hosts_data = validate(HostsFile, raw, HOSTS_FILE, issues) if raw is not None else None
+
+    inventory: Inventory | None = None
+    if hosts_data is not None:
+        inventory, inv_issues = build_inventory(hosts_data)
+        issues.extend(inv_issues)
+
+    tasks: dict[str, Task] = {}
+    tasks_path = root / TASKS_FILE
+    if tasks_path.exists():
+        raw = read_toml(tasks_path, issues)
+        tasks_data = validate_tasks(raw, issues) if raw is not None else None
+        if tasks_data is not None:
+            tasks, task_issues = build_tasks(tasks_data, root, inventory)
+            issues.extend(task_issues)
+
+    if issues or inventory is None:
+        raise ConfigError(issues)
+    files = tuple(p.name for p in (hosts_path, tasks_path) if p.exists())
+    return Config(location, inventory, tasks, files)
