@@ -2,7 +2,7 @@
 
 This module parses arguments and prints; the work happens in :mod:`fleetdeck.core`. The UI is
 imported only when the console starts, so headless commands never load Textual.
-Exit codes: 0 ok, 1 runtime failure, 2 usage error (unknown host, bad parameter), 78 config error.
+Exit codes: 0 ok, 1 internal error, 64 usage error (unknown host, bad parameter), 78 config error.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 from fleetdeck import __version__
 from fleetdeck.core.config import Config, load_config
@@ -25,9 +25,17 @@ from fleetdeck.core.tasks import bind_params, plan_task
 from fleetdeck.core.tasks.params import parse_assignments
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with the usage exit code scripts expect from fleetdeck (64, EX_USAGE) instead of 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.print_usage(sys.stderr)
+        self.exit(UsageError.exit_code, f"{self.prog}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; ``--config`` is global and goes before the subcommand."""
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="fleetdeck",
         description="Terminal ops console: watch hosts, run saved tasks over SSH. With no command, starts the console.",
     )
@@ -69,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="a parameter value (repeatable); secrets: use FLEETDECK_PARAM_<NAME> instead",
+        help="a parameter value (repeatable); secrets: use FLEETDECK_SECRET_<NAME> instead",
     )
     p.add_argument("--dry-run", action="store_true", help="print, per host, the commands that would run")
     p.add_argument("--json", action="store_true", help="machine-readable output")

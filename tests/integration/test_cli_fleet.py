@@ -42,7 +42,7 @@ def test_hosts_json_lists_the_fleet(ssh_fleet: SshFleet) -> None:
 def test_unknown_host_in_selector_is_named(ssh_fleet: SshFleet) -> None:
     name = ssh_fleet.hosts[0][0]
     out = fleetdeck(ssh_fleet, "hosts", f"{name},nosuch01")
-    assert out.returncode == 2
+    assert out.returncode == 64
     assert out.stderr.strip() == f'fleetdeck: unknown host "nosuch01" in selector "{name},nosuch01"'
 
 
@@ -53,5 +53,5 @@ def test_check_passes_and_init_refuses_to_overwrite(ssh_fleet: SshFleet) -> None
     again = subprocess.run(
         [sys.executable, "-m", "fleetdeck", "init", str(ssh_fleet.config_dir)], capture_output=True, text=True
     )
-    assert again.returncode == 2
+    assert again.returncode == 64
     assert "refusing to overwrite existing" in again.stderr and "hosts.toml" in again.stderr

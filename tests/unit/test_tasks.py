@@ -111,7 +111,7 @@ def test_steps_sudo_and_builtins(config) -> None:
 
 def test_secret_never_in_command_line_and_comes_from_env(config) -> None:
     task = config.tasks["login"]
-    params = bind_params(task, {}, env={"FLEETDECK_PARAM_TOKEN": "s3cr3t"})
+    params = bind_params(task, {}, env={"FLEETDECK_SECRET_TOKEN": "s3cr3t"})
     assert params.masked() == {"token": "***", "flags": "-s -f"}
     [plan] = plan_task(task, config.inventory.select("h1"), params)
     step = plan.steps[0]

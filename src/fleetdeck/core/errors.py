@@ -84,4 +84,4 @@ class ConfigError(FleetdeckError):
 class UsageError(FleetdeckError):
     """Bad input on the command line (unknown host, bad parameter value, ...)."""
 
-    exit_code = 2
+    exit_code = 64  # EX_USAGE

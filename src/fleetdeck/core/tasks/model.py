@@ -132,7 +132,7 @@ class _Builder:
             self.issue(
                 [*path, "default"],
                 "a secret cannot have a default in a config file; pass it with "
-                f"FLEETDECK_PARAM_{name.upper().replace('-', '_')} or -p at run time",
+                f"FLEETDECK_SECRET_{name.upper().replace('-', '_')} at run time",
             )
         required = entry.required if entry.required is not None else entry.default is None
         param = Param(

@@ -22,6 +22,7 @@ ParamValue = str | int | bool
 _TRUE = {"true", "yes", "on", "1"}
 _FALSE = {"false", "no", "off", "0"}
 ENV_PREFIX = "FLEETDECK_PARAM_"
+SECRET_ENV_PREFIX = "FLEETDECK_SECRET_"
 
 
 class ParamError(UsageError):
@@ -89,6 +90,11 @@ def check_value(param: Param, value: object) -> ParamValue:
     return text
 
 
+def env_name(param: str, secret: bool) -> str:
+    """The environment variable a parameter's value may come from (and, for secrets, its name on the host)."""
+    return (SECRET_ENV_PREFIX if secret else ENV_PREFIX) + param.upper().replace("-", "_")
+
+
 def parse_assignments(items: list[str]) -> dict[str, str]:
     """Split ``NAME=VALUE`` items from the command line; a repeated name is an error."""
     out: dict[str, str] = {}
@@ -113,13 +119,13 @@ def bind_params(
     """Check the given values against the task's parameters and fill in defaults.
 
     Values may also come from the environment as ``FLEETDECK_PARAM_<NAME>`` (upper-cased, ``-`` as
-    ``_``), which is how secrets should be passed: never in a file, and not in the shell history.
+    ``_``); secrets as ``FLEETDECK_SECRET_<NAME>``, never in a file and not in the shell history.
     All problems are reported together in one :class:`ParamError`.
 
     Args:
         task: The task whose parameters to bind.
         given: Values from the command line or a form, as text.
-        env: The environment to read ``FLEETDECK_PARAM_*`` from (defaults to ``os.environ``).
+        env: The environment to read ``FLEETDECK_PARAM_*``/``FLEETDECK_SECRET_*`` from (default ``os.environ``).
         allow_missing_secrets: For dry runs: a missing secret becomes a placeholder.
     """
     env = os.environ if env is None else env
@@ -131,7 +137,7 @@ def bind_params(
     values: dict[str, ParamValue] = {}
     for name, param in task.params.items():
         raw: object
-        env_key = ENV_PREFIX + name.upper().replace("-", "_")
+        env_key = env_name(name, param.type == "secret")
         if name in given:
             raw = given[name]
         elif env_key in env:

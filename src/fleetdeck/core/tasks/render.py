@@ -16,10 +16,9 @@ from pathlib import Path
 
 from fleetdeck.core.inventory import Host
 from fleetdeck.core.tasks.model import Step, Task, script_interpreter
-from fleetdeck.core.tasks.params import BoundParams, ParamError
+from fleetdeck.core.tasks.params import BoundParams, ParamError, env_name
 from fleetdeck.core.tasks.template import substitute
 
-SECRET_ENV_PREFIX = "FLEETDECK_SECRET_"
 _STDIN_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "busybox sh"}
 
 
@@ -60,7 +59,7 @@ class HostPlan:
 
 def secret_env_name(param: str) -> str:
     """The shell variable a secret param is read into on the host."""
-    return SECRET_ENV_PREFIX + param.upper().replace("-", "_")
+    return env_name(param, secret=True)
 
 
 def _value_text(value: object) -> str:
