@@ -23,7 +23,7 @@ from fleetdeck.core.config.schema import (
 )
 from fleetdeck.core.errors import ConfigIssue, describe_value, format_key_path
 from fleetdeck.core.nodeset import NodeSetError, expand, natural_key
-from fleetdeck.core.selector import SelectorError, select
+from fleetdeck.core.selector import NamedSets, SelectorError, select
 
 FILE = "hosts.toml"
 DEFAULT_PORT = 22
@@ -112,9 +112,12 @@ class Inventory:
         except KeyError:
             raise KeyError(f'unknown host "{name}"') from None
 
-    def select(self, expr: str) -> list[Host]:
-        """Hosts matching a selector (``@web&@prod,!web03``); raises :class:`SelectorError`."""
-        names = select(expr, self._hosts, self.groups.keys())
+    def select(self, expr: str, named_sets: NamedSets | None = None) -> list[Host]:
+        """Hosts matching a selector (``@web&@prod,!web03``); raises :class:`SelectorError`.
+
+        ``named_sets`` resolves run result sets such as ``@last.failed``.
+        """
+        names = select(expr, self._hosts, self.groups.keys(), named_sets)
         return [self._by_name[n] for n in names]
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import fnmatch
 import re
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -57,7 +57,16 @@ class _Term:
     text: str
 
 
-def select(expr: str, hosts: Sequence[Selectable], known_groups: Collection[str]) -> list[str]:
+NamedSets = Callable[[str], Collection[str] | None]
+"""Looks up a named host set such as ``last.failed`` (results of earlier runs); None when unknown."""
+
+
+def select(
+    expr: str,
+    hosts: Sequence[Selectable],
+    known_groups: Collection[str],
+    named_sets: NamedSets | None = None,
+) -> list[str]:
     """Return the names of the hosts that ``expr`` selects, in inventory order.
 
     Terms are separated by top-level ``,`` or ``:`` (commas inside ``[...]`` belong to node
@@ -72,13 +81,15 @@ def select(expr: str, hosts: Sequence[Selectable], known_groups: Collection[str]
     - ``web*`` / ``db?``: a glob on host names, which may match nothing;
     - ``@web``: the hosts of a group, which must exist (``@web*`` globs over group names);
     - ``tag:key=value`` (value may be a glob) or ``tag:key`` (host has the tag);
-    - ``~regex``: names where the regex matches anywhere (``re.search``).
+    - ``~regex``: names where the regex matches anywhere (``re.search``);
+    - ``@last.failed``, ``@RUN.ok``: a named set from ``named_sets`` (hosts of earlier runs).
 
     Args:
         expr: The selector text.
         hosts: The inventory to select from; its order is the order of the result.
         known_groups: Every group that exists, including empty ones, so that selecting an empty
             group is not mistaken for a typo.
+        named_sets: Resolves ``@name.status`` terms that are not groups (run result sets).
 
     Raises:
         SelectorError: if the selector is empty or malformed, or names an unknown host or group.
@@ -86,7 +97,7 @@ def select(expr: str, hosts: Sequence[Selectable], known_groups: Collection[str]
     terms = _split_terms(expr)
     if not terms:
         raise SelectorError("empty selector: give hosts, node sets, @groups, tag:key=value, ~regex or all")
-    resolver = _Resolver(expr, hosts, known_groups)
+    resolver = _Resolver(expr, hosts, known_groups, named_sets)
     union: set[int] | None = None
     intersections: list[set[int]] = []
     exclusions: list[set[int]] = []
@@ -199,8 +210,15 @@ def _skip_regex(expr: str, index: int) -> int:
 class _Resolver:
     """Turns single terms into sets of host indexes, with lookup tables built once per call."""
 
-    def __init__(self, expr: str, hosts: Sequence[Selectable], known_groups: Collection[str]) -> None:
+    def __init__(
+        self,
+        expr: str,
+        hosts: Sequence[Selectable],
+        known_groups: Collection[str],
+        named_sets: NamedSets | None = None,
+    ) -> None:
         self._expr = expr
+        self._named_sets = named_sets
         self._hosts = hosts
         self.names = [host.name for host in hosts]
         self._index: dict[str, int] = {}
@@ -230,6 +248,11 @@ class _Resolver:
         pattern = text[1:].strip()
         if not pattern:
             raise SelectorError(f'empty group name after "@" in selector "{self._expr}"')
+        if self._named_sets is not None and "." in pattern:
+            named = self._named_sets(pattern)
+            if named is not None:
+                # Hosts removed from the inventory since that run are simply not selected.
+                return {self._index[n] for n in named if n in self._index}
         members = self._group_members()
         matched: set[int] = set()
         for group in self._match(pattern, members, "group"):

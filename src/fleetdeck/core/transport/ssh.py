@@ -1,0 +1,231 @@
+"""SSH transport over asyncssh: one pooled connection per host, shared by runs and health collection.
+
+Connections are opened on first use and kept until closed or lost; concurrent users of one host wait
+for the same handshake instead of racing. Handshakes are limited globally (sshd's MaxStartups and the
+client's CPU) and per jump host (a bastion is one sshd for many tunnels). Jump hosts are themselves
+pooled hosts, so ``jump`` chains give multi-hop for free.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncssh
+
+from fleetdeck.core.inventory import Host
+from fleetdeck.core.transport.base import CommandResult, OutputCallback, StdinSource, guard_command
+from fleetdeck.core.transport.errors import AuthFailed, ConnectionLost, HostKeyFailed, TransportError, Unreachable
+from fleetdeck.core.transport.hostkeys import HostKeyCheck, KnownHosts
+from fleetdeck.core.transport.session import Exit, Session, drive
+
+
+@dataclass(frozen=True, slots=True)
+class SshLimits:
+    """Concurrency limits of connection setup (hosts in flight are the runner's limit)."""
+
+    max_handshakes: int = 32
+    jump_handshakes: int = 8
+    keepalive_s: float = 15.0
+
+
+class _Client(asyncssh.SSHClient):
+    def __init__(self, check: HostKeyCheck, on_lost: Callable[[], None]) -> None:
+        self._check = check
+        self._on_lost = on_lost
+
+    def validate_host_public_key(self, host: str, addr: str, port: int, key: asyncssh.SSHKey) -> bool:
+        return self._check.validate(host, addr, port, key)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_lost()
+
+
+@dataclass(slots=True)
+class _Pooled:
+    conn: asyncssh.SSHClientConnection
+    alive: bool = True
+
+
+class SshTransport:
+    """Runs commands over pooled asyncssh connections."""
+
+    def __init__(
+        self,
+        known_hosts: KnownHosts,
+        lookup: Callable[[str], Host],
+        limits: SshLimits | None = None,
+    ) -> None:
+        """Create the pool.
+
+        Args:
+            known_hosts: The host key files in use (user's and fleetdeck's own).
+            lookup: Finds a host of the inventory by name (for ``jump``).
+            limits: Handshake limits.
+        """
+        self.known_hosts = known_hosts
+        self.lookup = lookup
+        self.limits = limits or SshLimits()
+        self._pool: dict[str, _Pooled] = {}
+        self._pending: dict[str, asyncio.Future[asyncssh.SSHClientConnection]] = {}
+        self._handshakes = asyncio.Semaphore(self.limits.max_handshakes)
+        self._jump_slots: dict[str, asyncio.Semaphore] = {}
+
+    def is_connected(self, host: Host) -> bool:
+        """True when a live pooled connection to ``host`` exists."""
+        pooled = self._pool.get(host.name)
+        return pooled is not None and pooled.alive
+
+    async def connection(self, host: Host, _trail: tuple[str, ...] = ()) -> asyncssh.SSHClientConnection:
+        """The pooled connection to ``host``, opening it (and its jump chain) when needed."""
+        pooled = self._pool.get(host.name)
+        if pooled is not None and pooled.alive:
+            return pooled.conn
+        pending = self._pending.get(host.name)
+        if pending is None:
+            pending = asyncio.ensure_future(self._connect(host, _trail))
+            self._pending[host.name] = pending
+            name = host.name
+
+            def forget(_: asyncio.Future[asyncssh.SSHClientConnection]) -> None:
+                self._pending.pop(name, None)
+
+            pending.add_done_callback(forget)
+        return await asyncio.shield(pending)
+
+    async def _connect(self, host: Host, trail: tuple[str, ...]) -> asyncssh.SSHClientConnection:
+        tunnel: asyncssh.SSHClientConnection | None = None
+        slot: asyncio.Semaphore | contextlib.nullcontext[None] = contextlib.nullcontext()
+        if host.jump:
+            if host.jump in trail:
+                raise TransportError(f"{host.name}: jump loop through {' -> '.join((*trail, host.jump))}")
+            try:
+                jump_host = self.lookup(host.jump)
+            except KeyError:
+                raise TransportError(f'{host.name}: jump host "{host.jump}" is not in the inventory') from None
+            try:
+                tunnel = await self.connection(jump_host, (*trail, host.name))
+            except TransportError as exc:
+                raise type(exc)(f"{host.name}: via jump host {host.jump}: {exc}") from exc
+            slot = self._jump_slots.setdefault(host.jump, asyncio.Semaphore(self.limits.jump_handshakes))
+        check = HostKeyCheck(host, self.known_hosts)
+        holder: dict[str, _Pooled] = {}
+
+        def lost() -> None:
+            if "p" in holder:
+                holder["p"].alive = False
+
+        kwargs: dict[str, Any] = {
+            "port": host.port,
+            "username": host.user,
+            "known_hosts": check.known_hosts_arg(),
+            "client_factory": lambda: _Client(check, lost),
+            "connect_timeout": host.connect_timeout,
+            "keepalive_interval": self.limits.keepalive_s,
+            "keepalive_count_max": 3,
+        }
+        if host.identity_file:
+            kwargs["client_keys"] = [str(Path(host.identity_file).expanduser())]
+        if tunnel is not None:
+            kwargs["tunnel"] = tunnel
+        where = f"{host.user}@{host.address}:{host.port}"
+        async with self._handshakes, slot:
+            try:
+                conn = await asyncio.wait_for(asyncssh.connect(host.address, **kwargs), host.connect_timeout + 2.0)
+            except asyncssh.HostKeyNotVerifiable as exc:
+                message = check.problem.message if check.problem else f"{host.name}: host key not verifiable: {exc}"
+                raise HostKeyFailed(message) from None
+            except asyncssh.PermissionDenied as exc:
+                keys = host.identity_file or "the SSH agent's and ~/.ssh keys"
+                raise AuthFailed(
+                    f"{host.name}: authentication failed for {where} ({exc.reason}; offered {keys})"
+                ) from None
+            except TimeoutError:
+                raise Unreachable(
+                    f"{host.name}: connect timeout after {host.connect_timeout:g}s ({where}: no SSH handshake)"
+                ) from None
+            except asyncssh.KeyImportError as exc:
+                raise TransportError(f"{host.name}: cannot use identity file {host.identity_file}: {exc}") from None
+            except (OSError, asyncssh.Error) as exc:
+                reason = (
+                    getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+                )
+                raise Unreachable(f"{host.name}: cannot connect to {where}: {reason}") from None
+        pooled = _Pooled(conn)
+        holder["p"] = pooled
+        self._pool[host.name] = pooled
+        return conn
+
+    async def execute(
+        self,
+        host: Host,
+        command: str,
+        on_output: OutputCallback,
+        *,
+        stdin: StdinSource | None = None,
+        timeout: float | None = None,
+        no_output_timeout: float | None = None,
+    ) -> CommandResult:
+        """Run ``command`` on ``host`` over its pooled connection."""
+        conn = await self.connection(host)
+        try:
+            proc = await conn.create_process(guard_command(command, timeout), encoding=None)
+        except (asyncssh.ChannelOpenError, asyncssh.ConnectionLost, OSError) as exc:
+            self._drop(host)
+            raise ConnectionLost(f"{host.name}: cannot open a session: {exc}") from None
+
+        async def wait() -> Exit:
+            await proc.wait_closed()
+            signal = proc.exit_signal[0] if proc.exit_signal else None
+            if proc.exit_status is None and signal is None and not self.is_connected(host):
+                raise ConnectionLost(f"{host.name}: connection lost while the command ran")
+            status = proc.exit_status if proc.exit_status is not None and proc.exit_status >= 0 else None
+            return Exit(status, signal)
+
+        def send(signal: str) -> None:
+            proc.send_signal(signal)
+
+        def kill() -> None:
+            with contextlib.suppress(OSError):
+                send("KILL")
+            proc.close()
+
+        session = Session(
+            stdout=proc.stdout,
+            stderr=proc.stderr,
+            stdin=proc.stdin,
+            wait=wait,
+            terminate=lambda: send("TERM"),
+            kill=kill,
+        )
+        try:
+            result = await drive(session, on_output, stdin=stdin, timeout=timeout, no_output_timeout=no_output_timeout)
+        except (asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError, ConnectionError) as exc:
+            self._drop(host)
+            raise ConnectionLost(f"{host.name}: connection lost while the command ran ({exc})") from None
+        finally:
+            proc.close()
+        if result.exit_status is None and result.signal is None and result.timed_out is None:
+            if not self.is_connected(host):
+                raise ConnectionLost(f"{host.name}: connection lost while the command ran")
+        return result
+
+    def _drop(self, host: Host) -> None:
+        pooled = self._pool.pop(host.name, None)
+        if pooled is not None:
+            pooled.alive = False
+            pooled.conn.close()
+
+    async def close(self) -> None:
+        """Close every pooled connection (jump hosts last, since tunnels ride on them)."""
+        pooled = list(self._pool.values())
+        self._pool.clear()
+        for p in reversed(pooled):
+            p.conn.close()
+        for p in reversed(pooled):
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(p.conn.wait_closed(), 2.0)

@@ -1,0 +1,206 @@
+"""The SSH and local transports against real hosts: output, exit codes, timeouts, kills, key checks."""
+
+from __future__ import annotations
+
+import asyncio
+import socket
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from fleet import SshFleet
+from fleetdeck.core.config import load_config
+from fleetdeck.core.inventory import Host
+from fleetdeck.core.transport import (
+    AuthFailed,
+    HostKeyFailed,
+    LocalTransport,
+    SshTransport,
+    Unreachable,
+)
+from fleetdeck.core.transport.hostkeys import KnownHosts
+
+pytestmark = pytest.mark.ssh
+
+
+class Collect:
+    def __init__(self) -> None:
+        self.chunks: list[tuple[str, bytes]] = []
+
+    def __call__(self, stream: str, data: bytes) -> None:
+        self.chunks.append((stream, data))
+
+    def text(self, stream: str = "stdout") -> str:
+        return b"".join(d for s, d in self.chunks if s == stream).decode()
+
+
+def hosts_of(fleet: SshFleet) -> list[Host]:
+    return load_config(fleet.config_dir).inventory.hosts
+
+
+@pytest.fixture
+def transport(ssh_fleet: SshFleet, tmp_path: Path) -> Iterator[SshTransport]:
+    inv = load_config(ssh_fleet.config_dir).inventory
+    yield SshTransport(KnownHosts(tmp_path / "known_hosts"), inv.get)
+
+
+async def test_runs_commands_and_reuses_the_connection(ssh_fleet: SshFleet, transport: SshTransport) -> None:
+    host = hosts_of(ssh_fleet)[0]
+    out = Collect()
+    result = await transport.execute(host, "echo hello; echo oops >&2; exit 3", out)
+    assert result.exit_status == 3
+    assert out.text() == "hello\n" and out.text("stderr") == "oops\n"
+    conn = await transport.connection(host)
+    second = await transport.execute(host, "id -un", out)
+    assert second.exit_status == 0 and (await transport.connection(host)) is conn
+    await transport.close()
+
+
+async def test_stdin_is_fed(ssh_fleet: SshFleet, transport: SshTransport) -> None:
+    async def feed() -> AsyncIterator[bytes]:
+        yield b"secret\n"
+        yield b"echo from script $X\n"
+
+    out = Collect()
+    result = await transport.execute(hosts_of(ssh_fleet)[1], "IFS= read -r X; export X; sh -s", out, stdin=feed)
+    assert result.exit_status == 0
+    assert out.text() == "from script secret\n"
+    await transport.close()
+
+
+async def test_timeout_kills_the_remote_process(ssh_fleet: SshFleet, transport: SshTransport) -> None:
+    host = hosts_of(ssh_fleet)[2]
+    marker = f"fdsleep{int(time.time() * 1000) % 100000}"
+    out = Collect()
+    start = time.monotonic()
+    result = await transport.execute(host, f"sleep 30 # {marker}", out, timeout=1.0)
+    assert result.timed_out == "timeout"
+    assert time.monotonic() - start < 6
+    assert result.kill_confirmed is True
+    check = Collect()
+    await asyncio.sleep(0.3)
+    await transport.execute(host, f"pgrep -f '[{marker[0]}]{marker[1:]}' || echo gone", check)
+    assert check.text().strip() == "gone"
+    await transport.close()
+
+
+async def test_no_output_timeout(ssh_fleet: SshFleet, transport: SshTransport) -> None:
+    out = Collect()
+    result = await transport.execute(
+        hosts_of(ssh_fleet)[0], "echo start; sleep 0.5; echo tick; sleep 20", out, no_output_timeout=1.5, timeout=30
+    )
+    assert result.timed_out == "no_output"
+    assert out.text() == "start\ntick\n"
+    await transport.close()
+
+
+async def test_cancel_kills_the_remote_process(ssh_fleet: SshFleet, transport: SshTransport) -> None:
+    host = hosts_of(ssh_fleet)[3]
+    marker = f"fdcancel{int(time.time() * 1000) % 100000}"
+    task = asyncio.ensure_future(transport.execute(host, f"sleep 40 # {marker}", Collect()))
+    await asyncio.sleep(1.0)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    check = Collect()
+    await asyncio.sleep(0.3)
+    await transport.execute(host, f"pgrep -f '[{marker[0]}]{marker[1:]}' || echo gone", check)
+    assert check.text().strip() == "gone"
+    await transport.close()
+
+
+async def test_closed_port_is_unreachable(ssh_fleet: SshFleet, tmp_path: Path) -> None:
+    host = replace(hosts_of(ssh_fleet)[0], port=1, name="closed")
+    t = SshTransport(KnownHosts(tmp_path / "kh"), lambda n: host)
+    with pytest.raises(Unreachable, match=r"closed: cannot connect to .*:1: "):
+        await t.execute(host, "true", Collect())
+
+
+async def test_silent_listener_times_out_without_hanging(ssh_fleet: SshFleet, tmp_path: Path) -> None:
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(5)
+    try:
+        host = replace(
+            hosts_of(ssh_fleet)[0],
+            name="silent",
+            address="127.0.0.1",
+            port=listener.getsockname()[1],
+            connect_timeout=1.0,
+        )
+        t = SshTransport(KnownHosts(tmp_path / "kh"), lambda n: host)
+        start = time.monotonic()
+        with pytest.raises(Unreachable, match="silent: connect timeout after 1s"):
+            await t.execute(host, "true", Collect())
+        assert time.monotonic() - start < 5
+    finally:
+        listener.close()
+
+
+async def test_unknown_and_changed_host_keys(ssh_fleet: SshFleet, tmp_path: Path) -> None:
+    base = hosts_of(ssh_fleet)[0]
+    empty = tmp_path / "empty_known_hosts"
+    empty.write_text("")
+    host = replace(base, known_hosts=str(empty))
+    t = SshTransport(KnownHosts(tmp_path / "own_kh"), lambda n: host)
+    with pytest.raises(HostKeyFailed, match=r"is not known: server sent SHA256:"):
+        await t.execute(host, "true", Collect())
+    assert not (tmp_path / "own_kh").exists(), "strict policy must never record a key"
+
+    # accept-new records the key in fleetdeck's own file, never the user's, and then trusts it.
+    accepting = replace(host, host_key_policy="accept-new")
+    t2 = SshTransport(KnownHosts(tmp_path / "own_kh"), lambda n: accepting)
+    assert (await t2.execute(accepting, "true", Collect())).exit_status == 0
+    assert empty.read_text() == ""
+    assert base.address in (tmp_path / "own_kh").read_text()
+    await t2.close()
+
+    # A different key for a recorded host fails, naming both fingerprints.
+    other = tmp_path / "other_key"
+    import subprocess
+
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    changed = tmp_path / "changed_known_hosts"
+    changed.write_text(f"[{base.address}]:{base.port} {(other.with_suffix('.pub')).read_text()}")
+    bad = replace(base, known_hosts=str(changed), host_key_policy="accept-new")
+    t3 = SshTransport(KnownHosts(tmp_path / "own_kh2"), lambda n: bad)
+    with pytest.raises(HostKeyFailed, match=r"has CHANGED: server sent SHA256:\S+, recorded SHA256:"):
+        await t3.execute(bad, "true", Collect())
+
+
+async def test_wrong_user_key_is_auth_failed(ssh_fleet: SshFleet, tmp_path: Path) -> None:
+    import subprocess
+
+    key = tmp_path / "stranger"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(key)], check=True)
+    host = replace(hosts_of(ssh_fleet)[0], identity_file=str(key))
+    t = SshTransport(KnownHosts(tmp_path / "kh"), lambda n: host)
+    with pytest.raises(AuthFailed, match=r"authentication failed for fleetdeck-test@"):
+        await t.execute(host, "true", Collect())
+
+
+async def test_jump_host_chain(ssh_fleet: SshFleet, tmp_path: Path) -> None:
+    hosts = hosts_of(ssh_fleet)
+    bastion = hosts[0]
+    inner = replace(hosts[1], jump=bastion.name)
+    deeper = replace(hosts[2], jump=inner.name)
+    by_name = {h.name: h for h in (bastion, inner, deeper)}
+    t = SshTransport(KnownHosts(tmp_path / "kh"), by_name.__getitem__)
+    out = Collect()
+    assert (await t.execute(deeper, "echo via two hops", out)).exit_status == 0
+    assert out.text() == "via two hops\n"
+    assert t.is_connected(bastion) and t.is_connected(inner)
+    await t.close()
+
+
+async def test_local_transport_timeout_kills_the_group() -> None:
+    host = Host(name="localhost", address="localhost", user="me", transport="local")
+    out = Collect()
+    result = await LocalTransport().execute(host, "echo a; (sleep 30; echo never) & wait", out, timeout=0.5)
+    assert result.timed_out == "timeout" and result.kill_confirmed is True
+    assert out.text() == "a\n"
+    ok = await LocalTransport().execute(host, "printf 'x%.0s' 1 2 3; exit 4", out)
+    assert ok.exit_status == 4
