@@ -245,6 +245,23 @@ class SshFleet:
         for proc in shards:
             _terminate_tree(proc, self.stop_timeout)
 
+    def crash_sshd(self) -> None:
+        """SIGKILL every sshd process of the fleet, listeners and per-connection ones alike.
+
+        Unlike :meth:`stop_sshd`, the commands the sessions ran are left alone: connections just drop
+        mid-command, as when a host dies or its sshd is killed.
+        """
+        shards, self._shards = self._shards, []
+        for proc in shards:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                root = psutil.Process(proc.pid)
+                sshds = [root, *(c for c in root.children(recursive=True) if c.name() == "sshd")]
+                for victim in sshds:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        victim.kill()
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(self.stop_timeout)
+
     def stop(self) -> None:
         """Stop sshd and remove anything kept outside the workdir; safe to call repeatedly."""
         self.stop_sshd()
