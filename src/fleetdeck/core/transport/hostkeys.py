@@ -43,12 +43,12 @@ class KnownHosts:
         own = str(self.own_file)
         if own not in files:
             files.append(own)
-        return [f for f in files if os.path.isfile(f)]
+        return [f for f in files if Path(f).is_file()]
 
     def load(self, host: Host) -> asyncssh.SSHKnownHosts:
         """Parsed keys of every file for ``host``; cached by file modification times."""
         files = tuple(self.files_for(host))
-        stamps = tuple(os.stat(f).st_mtime_ns for f in files)
+        stamps = tuple(Path(f).stat().st_mtime_ns for f in files)
         with self._lock:
             cached = self._cache.get(files)
             if cached is not None and cached[0] == stamps:

@@ -209,9 +209,9 @@ class SshTransport:
             raise ConnectionLost(f"{host.name}: connection lost while the command ran ({exc})") from None
         finally:
             proc.close()
-        if result.exit_status is None and result.signal is None and result.timed_out is None:
-            if not self.is_connected(host):
-                raise ConnectionLost(f"{host.name}: connection lost while the command ran")
+        lost = result.exit_status is None and result.signal is None and result.timed_out is None
+        if lost and not self.is_connected(host):
+            raise ConnectionLost(f"{host.name}: connection lost while the command ran")
         return result
 
     def _drop(self, host: Host) -> None:
