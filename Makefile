@@ -2,7 +2,6 @@
 PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
-APT_PACKAGES := openssh-server openssh-client tmux
 
 .PHONY: run test check lint typecheck fmt bench snapshots sshd clean
 
@@ -46,6 +45,7 @@ sshd:
 	@missing=""; \
 	{ command -v sshd >/dev/null 2>&1 || test -x /usr/sbin/sshd; } || missing="$$missing openssh-server openssh-client"; \
 	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
+	command -v sudo >/dev/null 2>&1 || missing="$$missing sudo"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing:$$missing"; \

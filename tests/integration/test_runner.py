@@ -13,7 +13,7 @@ from fleet import FleetFactory, SshFleet
 from fleetdeck.core.config import load_config
 from fleetdeck.core.inventory import Host
 from fleetdeck.core.runner.events import BatchFinished, HostFinished, Output, RunEvent, RunFinished
-from fleetdeck.core.runner.runner import RunRequest, Runner
+from fleetdeck.core.runner.runner import Runner, RunRequest, RunSummary
 from fleetdeck.core.tasks.model import Step
 from fleetdeck.core.tasks.render import HostPlan, RenderedStep
 from fleetdeck.core.transport import SshTransport, Transports
@@ -55,7 +55,7 @@ def setup(ssh_fleet: SshFleet, tmp_path: Path) -> Iterator[tuple[list[Host], Tra
     yield inv.hosts, Transports(SshTransport(KnownHosts(tmp_path / "kh"), inv.get))
 
 
-async def run(transports: Transports, plans: list[HostPlan], **kw: object) -> tuple[Events, object]:
+async def run(transports: Transports, plans: list[HostPlan], **kw: object) -> tuple[Events, RunSummary]:
     sink = Events()
     summary = await Runner(transports, [sink]).run(RunRequest("r1", "t", "sel", plans, **kw))  # type: ignore[arg-type]
     return sink, summary
@@ -68,7 +68,7 @@ async def test_ok_failed_and_exit_code(setup: tuple[list[Host], Transports]) -> 
     assert done[hosts[0].name].status == "ok" and done[hosts[0].name].exit_status == 0
     assert done[hosts[1].name].status == "failed" and done[hosts[1].name].exit_status == 5
     assert done[hosts[1].name].error == "step s1 exited with status 5"
-    assert summary.exit_code == 2  # type: ignore[attr-defined]
+    assert summary.exit_code == 2
     assert sink.output(hosts[0].name) == b"hi\n"
     await transports.close()
 
@@ -78,7 +78,7 @@ async def test_steps_stop_at_first_failure_and_retries(setup: tuple[list[Host], 
     counter = f"/tmp/fd-retry-{tmp_path.name}"
     flaky = f"n=$(cat {counter} 2>/dev/null || echo 0); n=$((n+1)); echo $n > {counter}; echo try $n; [ $n -ge 3 ]"
     retry_step = RenderedStep("flaky", flaky, (), None, Step(name="flaky", command=flaky, retries=3, retry_delay=0.1))
-    sink, summary = await run(transports, [plan(hosts[0], retry_step, f"rm -f {counter}; echo after")])
+    sink, _summary = await run(transports, [plan(hosts[0], retry_step, f"rm -f {counter}; echo after")])
     assert sink.finished()[hosts[0].name].status == "ok"
     assert sink.output(hosts[0].name) == b"try 1\ntry 2\ntry 3\nafter\n"
     sink, _ = await run(transports, [plan(hosts[1], "false", "echo never")])
@@ -93,7 +93,7 @@ async def test_timeout_status_and_kill_confirmed(setup: tuple[list[Host], Transp
     done = sink.finished()[hosts[2].name]
     assert done.status == "timeout" and done.kill_confirmed is True
     assert done.error == "step s1 ran longer than 1s (killed)"
-    assert summary.exit_code == 8  # type: ignore[attr-defined]
+    assert summary.exit_code == 8
     await transports.close()
 
 
@@ -104,7 +104,7 @@ async def test_unreachable_host_does_not_hold_up_others(setup: tuple[list[Host],
     done = sink.finished()
     assert done["dead"].status == "unreachable" and "cannot connect" in (done["dead"].error or "")
     assert done[hosts[1].name].status == "ok"
-    assert summary.exit_code == 4  # type: ignore[attr-defined]
+    assert summary.exit_code == 4
     await transports.close()
 
 
@@ -129,8 +129,8 @@ async def test_batches_and_failure_budget_halt(setup: tuple[list[Host], Transpor
     done = sink.finished()
     assert [done[h.name].status for h in hosts] == ["failed", "cancelled", "cancelled", "cancelled"]
     assert done[hosts[1].name].error == "not run: halted by the failure budget"
-    assert summary.exit_code == 2 | 16  # type: ignore[attr-defined]
-    finished = [e for e in sink.events if isinstance(e, RunFinished)][0]
+    assert summary.exit_code == 2 | 16
+    finished = next(e for e in sink.events if isinstance(e, RunFinished))
     assert finished.halted and finished.counts == {"failed": 1, "cancelled": 3}
     await transports.close()
 
@@ -140,7 +140,7 @@ async def test_batches_run_in_order_when_healthy(setup: tuple[list[Host], Transp
     sink, summary = await run(transports, [plan(h, "echo ok") for h in hosts], batches=[1, "50%"], max_fail="10%")
     batches = [e.hosts for e in sink.events if isinstance(e, BatchFinished)]
     assert batches == [(hosts[0].name,), (hosts[1].name, hosts[2].name), (hosts[3].name,)]
-    assert summary.exit_code == 0  # type: ignore[attr-defined]
+    assert summary.exit_code == 0
     await transports.close()
 
 
@@ -163,7 +163,9 @@ async def test_sshd_killed_mid_command(make_fleet: FleetFactory, tmp_path: Path)
     transports = Transports(SshTransport(KnownHosts(tmp_path / "kh"), inv.get))
     sink = Events()
     runner = Runner(transports, [sink])
-    task = asyncio.ensure_future(runner.run(RunRequest("r1", "t", "s", [plan(h, "echo go; sleep 30", timeout=20) for h in inv.hosts])))
+    task = asyncio.ensure_future(
+        runner.run(RunRequest("r1", "t", "s", [plan(h, "echo go; sleep 30", timeout=20) for h in inv.hosts]))
+    )
     await asyncio.sleep(1.5)
     fleet.crash_sshd()
     summary = await asyncio.wait_for(task, 15)

@@ -12,7 +12,6 @@ from fleetdeck.core.config import Config, load_config
 from fleetdeck.core.errors import UsageError
 from fleetdeck.core.inventory import Host
 from fleetdeck.core.paths import find_config_dir, state_dir, theme_dirs, user_config_dir
-from fleetdeck.core.selector import SelectorError
 
 
 def load(args: argparse.Namespace) -> Config:
@@ -67,11 +66,15 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def select(config: Config, selector: str) -> list[Host]:
+    """Hosts for ``selector``, with run result sets (``@last.failed``) looked up in the store."""
+    from fleetdeck.core.runner.service import Engine
+
+    engine = Engine(config)
     try:
-        hosts = config.inventory.select(selector)
-    except SelectorError as exc:
-        raise UsageError(str(exc)) from None
-    return hosts
+        return engine.select(selector, allow_empty=True)
+    finally:
+        if engine._store is not None:
+            engine._store.close()
 
 
 def cmd_hosts(args: argparse.Namespace) -> int:

@@ -93,13 +93,13 @@ class Engine:
         except UnknownRunError as exc:
             raise SelectorError(f"@{name}: {exc}") from None
 
-    def select(self, selector: str) -> list[Host]:
+    def select(self, selector: str, *, allow_empty: bool = False) -> list[Host]:
         """Hosts matching ``selector`` (result sets included); errors name what is unknown."""
         try:
             hosts = self.config.inventory.select(selector, self.result_set)
         except SelectorError as exc:
             raise UsageError(str(exc)) from None
-        if not hosts:
+        if not hosts and not allow_empty:
             raise UsageError(f'selector "{selector}" matches no hosts')
         return hosts
 

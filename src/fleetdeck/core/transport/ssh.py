@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -151,8 +152,11 @@ class SshTransport:
             except asyncssh.KeyImportError as exc:
                 raise TransportError(f"{host.name}: cannot use identity file {host.identity_file}: {exc}") from None
             except (OSError, asyncssh.Error) as exc:
+                errno_ = getattr(exc, "errno", None)
                 reason = (
-                    getattr(exc, "strerror", None) or getattr(exc, "reason", None) or str(exc) or type(exc).__name__
+                    os.strerror(errno_)
+                    if isinstance(errno_, int) and errno_ > 0
+                    else getattr(exc, "reason", None) or str(exc) or type(exc).__name__
                 )
                 raise Unreachable(f"{host.name}: cannot connect to {where}: {reason}") from None
         pooled = _Pooled(conn)
