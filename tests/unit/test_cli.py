@@ -161,3 +161,46 @@ def test_init_template_documents_every_inventory_key() -> None:
 
     for key in [*HostEntry.model_fields, *GroupEntry.model_fields]:
         assert f"{key} =" in HOSTS_TEMPLATE, f"fleetdeck init does not document {key}"
+
+
+def test_import_ssh_config_writes_hosts_toml_and_never_overwrites(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    src = tmp_path / "ssh_config"
+    src.write_text("Host web1 web2\n  HostName %h.example.com\n  User deploy\n  Port 2222\n")
+    out_file = tmp_path / "ops" / "hosts.toml"
+    out_file.parent.mkdir()
+    code, _, err = run(capsys, "import", "ssh-config", str(src), "-o", str(out_file))
+    assert code == 0, err
+    assert f"wrote {out_file} (2 hosts)" in err
+    (out_file.parent / "tasks.toml").write_text("")
+    code, out, _ = run(capsys, "--config", str(out_file.parent), "hosts", "--json")
+    rows = json.loads(out)
+    assert [(r["name"], r["address"], r["port"], r["user"]) for r in rows] == [
+        ("web1", "web1.example.com", 2222, "deploy"),
+        ("web2", "web2.example.com", 2222, "deploy"),
+    ]
+    code, _, err = run(capsys, "import", "ssh-config", str(src), "-o", str(out_file))
+    assert code == 64 and f"{out_file} already exists" in err
+
+
+def test_import_bad_ansible_inventory_names_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bad = tmp_path / "inv.yml"
+    bad.write_text("all:\n  hosts:\n    web1: {ansible_port: [\n")
+    code, out, err = run(capsys, "import", "ansible", str(bad))
+    assert code == 64 and out == ""
+    assert err.startswith(f"fleetdeck: {bad}:")
+
+
+def test_exec_and_run_on_this_machine_with_the_samples(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("FLEETDECK_STATE", str(tmp_path / "state"))
+    code, out, err = run(capsys, "--config", str(CONFIGS), "exec", "-t", "localhost", "--no-color", "--", "echo hi")
+    assert code == 0, err
+    assert out == "localhost | hi\n"
+    code, out, err = run(capsys, "--config", str(CONFIGS), "run", "disk-usage", "--no-color")
+    assert code == 0, err
+    assert out.startswith("localhost | Filesystem")
+    code, out, _ = run(capsys, "history", "--json")
+    assert [r["task"] for r in json.loads(out)] == ["disk-usage", "exec"]

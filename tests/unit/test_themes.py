@@ -12,12 +12,12 @@ from textual.message import Message
 from textual.notifications import Notify
 
 from fleetdeck.core.health import HealthSample
+from fleetdeck.core.paths import bundled_themes_dir
 from fleetdeck.ui.app import FleetdeckApp
 from fleetdeck.ui.themes import (
     DEFAULT_THEME,
     SEMANTIC_VARIABLES,
     ThemeFileError,
-    bundled_themes_dir,
     load_theme_file,
     load_themes,
 )

@@ -16,8 +16,9 @@ from textual.app import App
 from textual.binding import Binding
 
 from fleetdeck.core.health import HealthSource
+from fleetdeck.core.paths import bundled_themes_dir
 from fleetdeck.ui.screens.dashboard import DashboardScreen
-from fleetdeck.ui.themes import DEFAULT_THEME, bundled_themes_dir, load_themes, variable_defaults
+from fleetdeck.ui.themes import DEFAULT_THEME, load_themes, variable_defaults
 
 
 class FleetdeckApp(App[None]):

@@ -74,18 +74,6 @@ class LoadedThemes:
     errors: list[str] = field(default_factory=list)
 
 
-def bundled_themes_dir() -> Path:
-    """Where the shipped themes are: the repo's `themes/` in a checkout, else the installed copy."""
-    here = Path(__file__).resolve()
-    # Only trust the checkout layout (src/fleetdeck/ui/themes.py); an installed package's grandparent
-    # directory is site-packages' parent, where an unrelated `themes/` could exist.
-    if here.parents[2].name == "src":
-        checkout = here.parents[3] / "themes"
-        if checkout.is_dir():
-            return checkout
-    return here.parents[1] / "_bundled" / "themes"
-
-
 def load_themes(*directories: Path | None) -> LoadedThemes:
     """Load every `*.toml` theme from `directories`, in order.
 
