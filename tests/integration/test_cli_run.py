@@ -33,6 +33,13 @@ params.dest = { type = "str" }
 script = "scripts/backup-dir.sh"
 args = ["{source}", "{dest}", "2"]
 
+[tasks.uploaded]
+params.dest = { type = "str" }
+[[tasks.uploaded.steps]]
+script = "scripts/where.sh"
+upload = true
+args = ["{dest}"]
+
 [tasks.root]
 command = "true"
 sudo = true
@@ -50,6 +57,7 @@ def env(ssh_fleet: SshFleet, tmp_path: Path) -> dict[str, str]:
     (config / "tasks.toml").write_text(TASKS)
     (config / "scripts").mkdir()
     shutil.copy(Path(__file__).parents[2] / "configs" / "scripts" / "backup-dir.sh", config / "scripts")
+    (config / "scripts" / "where.sh").write_text('#!/bin/sh\necho "$0" > "$1"; echo "stdin: $(cat | wc -c)"\n')
     return {**os.environ, "FLEETDECK_STATE": str(tmp_path / "state"), "FLEETDECK_CONFIG": str(config)}
 
 
@@ -155,6 +163,23 @@ def test_script_step_ships_the_local_file(env: dict[str, str]) -> None:
         assert len(archives) == 1 and "wrote " in out.stdout
         listing = subprocess.run(["tar", "-tzf", str(archives[0])], capture_output=True, text=True, check=True)
         assert "./file.txt" in listing.stdout.split()
+    finally:
+        shutil.rmtree(shared, ignore_errors=True)
+
+
+def test_uploaded_script_runs_from_a_private_temp_dir_that_is_removed(env: dict[str, str]) -> None:
+    shared = Path(tempfile.mkdtemp(prefix="fd-upload-"))
+    shared.chmod(0o777)
+    try:
+        marker = shared / "where"
+        out = fd(env, "run", "uploaded", "-t", "h02", "-p", f"dest={marker}")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "h02 | stdin: 0" in out.stdout
+        remote_path = Path(marker.read_text().strip())
+        assert remote_path.name == "script.sh" and remote_path.parent.name.startswith("fleetdeck.")
+        assert not remote_path.parent.exists(), "the uploaded script's temp dir was left behind"
+        dry = fd(env, "run", "uploaded", "-t", "h02", "-p", f"dest={marker}", "--dry-run")
+        assert f"sh <tmp>/where.sh {marker}   (uploaded from" in dry.stdout
     finally:
         shutil.rmtree(shared, ignore_errors=True)
 

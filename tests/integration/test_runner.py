@@ -174,3 +174,18 @@ async def test_sshd_killed_mid_command(make_fleet: FleetFactory, tmp_path: Path)
     assert all("connection lost" in (e.error or "") for e in sink.finished().values())
     assert summary.exit_code == 4
     await transports.close()
+
+
+async def test_on_failure_step_runs_and_host_stays_failed(setup: tuple[list[Host], Transports]) -> None:
+    hosts, transports = setup
+    rescue = RenderedStep("rescue", "echo rolling back", (), None, Step(name="rescue", command="echo rolling back"))
+    failing = plan(hosts[0], "echo deploy; exit 7", "echo never")
+    failing = HostPlan(failing.host, failing.steps, rescue)
+    ok = HostPlan(hosts[1], plan(hosts[1], "echo fine").steps, rescue)
+    sink, summary = await run(transports, [failing, ok])
+    done = sink.finished()
+    assert done[hosts[0].name].status == "failed" and done[hosts[0].name].exit_status == 7
+    assert sink.output(hosts[0].name) == b"deploy\nrolling back\n"
+    assert sink.output(hosts[1].name) == b"fine\n"
+    assert summary.exit_code == 2
+    await transports.close()

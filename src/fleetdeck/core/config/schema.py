@@ -91,6 +91,7 @@ class StepEntry(Strict):
     command: str | None = None
     script: str | None = None
     interpreter: str | None = None
+    upload: bool = False
     args: list[str] = Field(default_factory=list)
     sudo: bool | None = None
     sudo_user: str | None = None
@@ -110,6 +111,7 @@ class TaskEntry(Strict):
     command: str | None = None
     script: str | None = None
     interpreter: str | None = None
+    upload: bool = False
     args: list[str] = Field(default_factory=list)
     sudo: bool = False
     sudo_user: str | None = None

@@ -34,7 +34,7 @@ from fleetdeck.core.runner.events import (
 )
 from fleetdeck.core.runner.exit_codes import run_exit_code
 from fleetdeck.core.runner.masking import SecretMasker, mask_text
-from fleetdeck.core.tasks.render import HostPlan, RenderedStep
+from fleetdeck.core.tasks.render import UPLOADED_SCRIPT, HostPlan, RenderedStep
 from fleetdeck.core.transport import OutputCallback, SshTransport, StdinSource, TransportError, Transports
 
 SCRIPT_CHUNK = 65536
@@ -277,6 +277,29 @@ class Runner:
         outcome: _HostOutcome,
         stderr_tail: bytearray,
     ) -> None:
+        transport = self.transports.for_host(host)
+        command = step.command
+        staged_dir: str | None = None
+        if step.upload and step.script is not None:
+            remote, staged_dir = await transport.stage_file(host, step.script)
+            command = command.replace(UPLOADED_SCRIPT, remote)
+        try:
+            await self._attempts(request, host, step, index, command, on_output, outcome, stderr_tail)
+        finally:
+            if staged_dir is not None:
+                await asyncio.shield(transport.remove_dir(host, staged_dir))
+
+    async def _attempts(
+        self,
+        request: RunRequest,
+        host: Host,
+        step: RenderedStep,
+        index: int,
+        command: str,
+        on_output: OutputCallback,
+        outcome: _HostOutcome,
+        stderr_tail: bytearray,
+    ) -> None:
         spec = step.step
         transport = self.transports.for_host(host)
         attempts = spec.retries + 1
@@ -284,7 +307,7 @@ class Runner:
             self.emit(HostRunning(request.run_id, host.name, step.name, index, attempt))
             result = await transport.execute(
                 host,
-                step.command,
+                command,
                 on_output,
                 stdin=self._stdin(step, request.secrets),
                 timeout=spec.timeout,
@@ -324,14 +347,15 @@ class Runner:
 
     @staticmethod
     def _stdin(step: RenderedStep, secrets: Mapping[str, str]) -> StdinSource | None:
-        if not step.secrets and step.script is None:
+        piped = step.script if not step.upload else None
+        if not step.secrets and piped is None:
             return None
 
         async def feed() -> AsyncIterator[bytes]:
             for name in step.secrets:
                 yield secrets.get(name, "").encode() + b"\n"
-            if step.script is not None:
-                with step.script.open("rb") as fh:
+            if piped is not None:
+                with piped.open("rb") as fh:
                     while chunk := fh.read(SCRIPT_CHUNK):
                         yield chunk
 

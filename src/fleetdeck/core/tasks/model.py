@@ -59,6 +59,7 @@ class Step:
     command: str | None = None
     script: Path | None = None
     interpreter: str | None = None
+    upload: bool = False
     args: tuple[str, ...] = ()
     sudo: bool = False
     sudo_user: str | None = None
@@ -175,6 +176,8 @@ class _Builder:
         if entry.command is None and entry.script is None:
             self.issue(path, 'a step needs "command" or "script"')
             return None
+        if entry.command is not None and entry.upload:
+            self.issue([*path, "upload"], 'upload applies to "script" steps')
         if entry.command is not None and entry.args:
             self.issue([*path, "args"], 'args apply to "script" steps; put them in the command')
         script: Path | None = None
@@ -199,6 +202,7 @@ class _Builder:
             command=entry.command,
             script=script,
             interpreter=entry.interpreter,
+            upload=entry.upload,
             args=tuple(entry.args),
             sudo=bool(entry.sudo),
             sudo_user=entry.sudo_user,

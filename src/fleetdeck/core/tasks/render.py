@@ -19,6 +19,8 @@ from fleetdeck.core.tasks.model import Step, Task, script_interpreter
 from fleetdeck.core.tasks.params import BoundParams, ParamError, env_name
 from fleetdeck.core.tasks.template import substitute
 
+UPLOADED_SCRIPT = '"$FLEETDECK_UPLOADED_SCRIPT"'
+"""Stands for the uploaded script's remote path in a rendered command until the runner knows it."""
 _STDIN_SHELLS = {"sh", "bash", "dash", "zsh", "ksh", "ash", "busybox sh"}
 
 
@@ -30,8 +32,10 @@ class RenderedStep:
         name: The step's name.
         command: The exact command line sent to the host.
         secrets: Names of secret params whose values the runner writes to stdin, one per line, in order.
-        script: A local file to stream to stdin after the secrets (script steps).
+        script: A local file to stream to stdin after the secrets (script steps), or to upload.
         step: The step definition (timeouts, retries).
+        upload: The script goes over SFTP to a private temp dir; ``command`` names it as
+            :data:`UPLOADED_SCRIPT`, which the runner replaces with the remote path.
     """
 
     name: str
@@ -39,13 +43,18 @@ class RenderedStep:
     secrets: tuple[str, ...]
     script: Path | None
     step: Step
+    upload: bool = False
 
     def describe(self) -> str:
         """The command as a dry run shows it, with where its stdin comes from."""
         feeds = [f"secret {s}" for s in self.secrets]
-        if self.script is not None:
+        if self.script is not None and not self.upload:
             feeds.append(str(self.script))
-        return self.command + (f"   < {' + '.join(feeds)}" if feeds else "")
+        shown = self.command
+        if self.upload and self.script is not None:
+            shown = shown.replace(UPLOADED_SCRIPT, f"<tmp>/{self.script.name}")
+            shown += f"   (uploaded from {self.script} over SFTP, removed after)"
+        return shown + (f"   < {' + '.join(feeds)}" if feeds else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -99,8 +108,11 @@ def render_step(task: Task, step: Step, host: Host, params: BoundParams) -> Rend
     if step.script is not None:
         interpreter = script_interpreter(step)
         args = [substitute(a, resolve) for a in step.args]
-        flag = "-s --" if interpreter in _STDIN_SHELLS or Path(interpreter.split()[0]).name in _STDIN_SHELLS else "-"
-        body = " ".join([interpreter, flag, *args])
+        if step.upload:
+            body = " ".join([interpreter, UPLOADED_SCRIPT, *args])
+        else:
+            shell = interpreter in _STDIN_SHELLS or Path(interpreter.split()[0]).name in _STDIN_SHELLS
+            body = " ".join([interpreter, "-s --" if shell else "-", *args])
     else:
         assert step.command is not None
         body = substitute(step.command, resolve)
@@ -116,7 +128,7 @@ def render_step(task: Task, step: Step, host: Host, params: BoundParams) -> Rend
         command = f"sh -c {shlex.quote(body)}"
     else:
         command = body
-    return RenderedStep(step.name, command, tuple(secrets), step.script, step)
+    return RenderedStep(step.name, command, tuple(secrets), step.script, step, upload=step.upload)
 
 
 def plan_task(task: Task, hosts: Sequence[Host], params: BoundParams) -> list[HostPlan]:

@@ -7,8 +7,10 @@ cancelled ``execute`` kills the remote process before it re-raises.
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal, Protocol
 
 from fleetdeck.core.inventory import Host
@@ -59,9 +61,37 @@ class Transport(Protocol):
         """Run ``command`` on ``host``; output chunks go to ``on_output`` as they arrive."""
         ...
 
+    async def stage_file(self, host: Host, local: Path) -> tuple[str, str]:
+        """Copy ``local`` into a new private temp dir on ``host``; returns (file path, dir to remove)."""
+        ...
+
+    async def remove_dir(self, host: Host, remote_dir: str) -> None:
+        """Remove a dir made by :meth:`stage_file` (best effort)."""
+        ...
+
     async def close(self) -> None:
         """Close pooled connections."""
         ...
+
+
+STAGE_DIR_COMMAND = 'umask 077 && mktemp -d "${TMPDIR:-/tmp}/fleetdeck.XXXXXXXX"'
+"""Makes a private (0700) temp dir on the host for an uploaded script and prints its path."""
+
+_SAFE_REMOTE_PATH = re.compile(r"^/[A-Za-z0-9._/-]+$")
+
+
+def staged_name(local: Path) -> str:
+    """The file name an uploaded script gets: fixed, so the remote path needs no quoting."""
+    suffix = local.suffix if re.fullmatch(r"\.[A-Za-z0-9]{1,8}", local.suffix) else ""
+    return f"script{suffix}"
+
+
+def check_stage_dir(host_name: str, text: str) -> str:
+    """Validate the temp dir path the host printed; refuse anything that would need quoting."""
+    path = text.strip()
+    if not _SAFE_REMOTE_PATH.match(path) or "/../" in path:
+        raise ValueError(f"{host_name}: mktemp printed an unexpected path {path!r}; not uploading there")
+    return path
 
 
 def guard_command(command: str, timeout: float | None) -> str:

@@ -9,10 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import signal
+import tempfile
+from pathlib import Path
 
 from fleetdeck.core.inventory import Host
-from fleetdeck.core.transport.base import CommandResult, OutputCallback, StdinSource
+from fleetdeck.core.transport.base import CommandResult, OutputCallback, StdinSource, staged_name
 from fleetdeck.core.transport.errors import TransportError
 from fleetdeck.core.transport.session import Exit, Session, drive
 
@@ -70,6 +73,22 @@ class LocalTransport:
                 send(signal.SIGKILL)
                 with contextlib.suppress(Exception):
                     await asyncio.wait_for(proc.wait(), 1.0)
+
+    async def stage_file(self, host: Host, local: Path) -> tuple[str, str]:
+        """Copy ``local`` into a fresh private temp dir on this machine."""
+        remote_dir = tempfile.mkdtemp(prefix="fleetdeck.")
+        remote = str(Path(remote_dir) / staged_name(local))
+        try:
+            shutil.copyfile(local, remote)
+            Path(remote).chmod(0o700)
+        except OSError as exc:
+            shutil.rmtree(remote_dir, ignore_errors=True)
+            raise TransportError(f"{host.name}: cannot stage {local.name}: {exc.strerror}") from None
+        return remote, remote_dir
+
+    async def remove_dir(self, host: Host, remote_dir: str) -> None:
+        """Remove a staged script's temp dir."""
+        shutil.rmtree(remote_dir, ignore_errors=True)
 
     async def close(self) -> None:
         """Nothing is pooled locally."""

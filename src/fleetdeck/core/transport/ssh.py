@@ -19,7 +19,15 @@ from typing import Any
 import asyncssh
 
 from fleetdeck.core.inventory import Host
-from fleetdeck.core.transport.base import CommandResult, OutputCallback, StdinSource, guard_command
+from fleetdeck.core.transport.base import (
+    STAGE_DIR_COMMAND,
+    CommandResult,
+    OutputCallback,
+    StdinSource,
+    check_stage_dir,
+    guard_command,
+    staged_name,
+)
 from fleetdeck.core.transport.errors import AuthFailed, ConnectionLost, HostKeyFailed, TransportError, Unreachable
 from fleetdeck.core.transport.hostkeys import HostKeyCheck, KnownHosts
 from fleetdeck.core.transport.session import Exit, Session, drive
@@ -217,6 +225,38 @@ class SshTransport:
         if lost and not self.is_connected(host):
             raise ConnectionLost(f"{host.name}: connection lost while the command ran")
         return result
+
+    async def stage_file(self, host: Host, local: Path) -> tuple[str, str]:
+        """Upload ``local`` over SFTP into a fresh 0700 temp dir on the host."""
+        out = bytearray()
+        err = bytearray()
+
+        def collect(stream: str, data: bytes) -> None:
+            (out if stream == "stdout" else err).extend(data)
+
+        result = await self.execute(host, STAGE_DIR_COMMAND, collect, timeout=30)
+        if result.exit_status != 0:
+            reason = err.decode(errors="replace").strip() or f"exit status {result.exit_status}"
+            raise TransportError(f"{host.name}: cannot make a temp dir for the script: {reason}")
+        try:
+            remote_dir = check_stage_dir(host.name, out.decode(errors="replace"))
+        except ValueError as exc:
+            raise TransportError(str(exc)) from None
+        remote = f"{remote_dir}/{staged_name(local)}"
+        conn = await self.connection(host)
+        try:
+            async with conn.start_sftp_client() as sftp:
+                await sftp.put(str(local), remote)
+                await sftp.chmod(remote, 0o700)
+        except (asyncssh.Error, OSError) as exc:
+            await self.remove_dir(host, remote_dir)
+            raise TransportError(f"{host.name}: SFTP upload of {local.name} failed: {exc}") from None
+        return remote, remote_dir
+
+    async def remove_dir(self, host: Host, remote_dir: str) -> None:
+        """Remove the temp dir of an uploaded script; failures are ignored (the dir is private)."""
+        with contextlib.suppress(TransportError, OSError, asyncssh.Error):
+            await self.execute(host, f"rm -rf -- {remote_dir}", lambda _s, _d: None, timeout=30)
 
     def _drop(self, host: Host) -> None:
         pooled = self._pool.pop(host.name, None)
