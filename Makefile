@@ -39,13 +39,15 @@ $(VENV)/.test-deps: pyproject.toml | $(VENV)/bin/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@ $(VENV)/.run-deps
 
-# The SSH tests need OpenSSH's sshd (and the console's end-to-end test needs tmux). As root we install
+# The SSH tests need OpenSSH's sshd, the console's end-to-end test tmux, the health tests Prometheus. As root we install
 # what is missing; otherwise the tests that need them skip with a line saying why (a failure under CI=true).
 sshd:
 	@missing=""; \
 	{ command -v sshd >/dev/null 2>&1 || test -x /usr/sbin/sshd; } || missing="$$missing openssh-server openssh-client"; \
 	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
 	command -v sudo >/dev/null 2>&1 || missing="$$missing sudo"; \
+	test -x /usr/bin/prometheus || missing="$$missing prometheus"; \
+	test -x /usr/bin/prometheus-node-exporter || missing="$$missing prometheus-node-exporter"; \
 	if [ -n "$$missing" ]; then \
 		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 			echo "installing:$$missing"; \
