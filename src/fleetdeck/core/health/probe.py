@@ -1,38 +1,15 @@
 """The remote half of agentless health: a POSIX `sh` loop that prints `/proc` between frame markers.
 
-One long-lived SSH exec channel per host runs `sh -c '<PROBE_SCRIPT>' fleetdeck-probe <interval_s> <fs_every>`.
-Each tick it prints one frame and sleeps:
-
-    @@FD1 <tick> <epoch seconds>
-    @@uptime      /proc/uptime
-    @@stat        /proc/stat without its long `intr` and `softirq` lines
-    @@procs       number of processes (numeric entries of /proc)
-    @@meminfo     /proc/meminfo
-    @@loadavg     /proc/loadavg
-    @@netdev      /proc/net/dev
-    @@diskstats   /proc/diskstats
-    @@kernel      `uname -sr` equivalent                      (first tick only)
-    @@osrelease   /etc/os-release or /usr/lib/os-release      (first tick only; empty if neither exists)
-    @@df          `df -P -k -T`, or `df -P -k` without -T     (first tick, then every fs_every ticks)
-    @@dfi         `df -P -i`                                  (same ticks as df)
-    @@END <tick>
-
-The design asks for a loop that forks nothing per tick but its sleep, and that is what this does: files are
-copied with the shell's own `read` and `printf` builtins instead of `cat`. Measured on dash 0.5.12 and
-BusyBox 1.35 ash, a tick's six files cost 1.2 ms and 2.7 ms of CPU that way against 5 ms and 7 ms with one
-`cat` per file, and no `execve` reaches an audit log every two seconds per host. The epoch in the header is
-`btime` (from the previous tick's `/proc/stat`) plus whole seconds of uptime rather than `date +%s`, which
-would be a second fork; rates are computed from the centisecond `uptime` section, not from the header.
-The process count is a pathname expansion of `/proc/[0-9]*` (a readdir, no fork), which counts processes
-like psutil does; `/proc/stat`'s `processes` is forks since boot and `/proc/loadavg` counts threads, so
-neither is that number. The CPU count is the number of `cpuN` lines in `/proc/stat`, so it needs no
-section. Forks: `FORKS_PER_TICK` on a plain tick (the sleep; zero where BusyBox runs sleep in-process),
-plus `FORKS_PER_FS_TICK` on a df tick, plus `FORKS_AT_START` once to learn whether `df` takes `-T`.
-The loop ends when a write to stdout fails (the channel closed: SIGPIPE, or EPIPE where SIGPIPE is ignored),
-when its parent process changes (the sshd session went away), or when its sleep is killed; so nothing
-outlives the channel by more than one interval. The script has no newlines once built, because a csh
-login shell rejects newlines inside quotes, and no `!`, which csh would take for history. A `df` on a hung
-NFS mount blocks the whole loop; the collector sees a silent channel and marks the host stale.
+One long-lived SSH exec channel per host runs `probe_command(interval_s, fs_every)`, that is `sh -c
+'<PROBE_SCRIPT>' fleetdeck-probe <interval_s> <fs_every>`, under dash, BusyBox ash or any POSIX shell. Every
+tick it prints one frame (the layout is under `PROBE_SCRIPT`) and sleeps. As the design asks, the loop forks
+nothing per tick but its sleep: files are copied with the shell's `read` and `printf` builtins, never `cat`,
+so a plain tick starts `FORKS_PER_TICK` process, a df tick `FORKS_PER_FS_TICK` more, and start-up
+`FORKS_AT_START` (the test suite counts them with strace). The loop ends when a write to stdout fails (the
+channel closed: SIGPIPE, or EPIPE where SIGPIPE is ignored), when its parent changes (the sshd session went
+away while something still holds the pipe), or when its sleep is killed; nothing outlives the channel by more
+than one interval. The script is sent as a single line without `!`, because the user's login shell parses
+the command first and csh rejects a newline inside quotes and expands `!` as history.
 """
 
 from __future__ import annotations
@@ -51,8 +28,6 @@ FORKS_PER_FS_TICK = 2
 FORKS_AT_START = 1
 """Processes started once, before the first frame: `df -P -k -T /` to see whether `-T` works."""
 
-# One command per line, each ending in a token after which a space may follow (";", "do", "then", "{"), so
-# joining the lines with spaces gives the same program. Lines starting with "#" are comments and dropped.
 PROBE_SCRIPT = r"""
 iv=$1 fe=$2 tick=0 n=0 bt=0 pp=$PPID T= ;
 # Learn once whether df can print filesystem types (GNU and BusyBox can; some old builds cannot).
@@ -82,8 +57,8 @@ while : ; do
   printf '@@netdev\n' ; put /proc/net/dev ;
   printf '@@diskstats\n' ; put /proc/diskstats ;
   if [ "$tick" -eq 1 ] ; then
-    printf '@@kernel\n' ; { read -r a < /proc/sys/kernel/ostype ; read -r b < /proc/sys/kernel/osrelease ; } 2>/dev/null ;
-    printf '%s %s\n@@osrelease\n' "$a" "$b" ;
+    { read -r a < /proc/sys/kernel/ostype ; read -r b < /proc/sys/kernel/osrelease ; } 2>/dev/null ;
+    printf '@@kernel\n%s %s\n@@osrelease\n' "$a" "$b" ;
     if [ -r /etc/os-release ] ; then put /etc/os-release ; else put /usr/lib/os-release ; fi ;
   fi ;
   n=$((n - 1)) ;
@@ -98,6 +73,34 @@ while : ; do
   [ "${l%% *}" = "$pp" ] || exit 0 ;
   sleep "$iv" || exit 0 ;
 done
+"""
+"""What the probe runs, one command per line. Each tick prints:
+
+    @@FD1 <tick> <epoch seconds>
+    @@uptime      /proc/uptime
+    @@stat        /proc/stat without its long `intr` and `softirq` lines
+    @@procs       number of processes (numeric entries of /proc)
+    @@meminfo     /proc/meminfo
+    @@loadavg     /proc/loadavg
+    @@netdev      /proc/net/dev
+    @@diskstats   /proc/diskstats
+    @@kernel      what `uname -sr` prints, from /proc/sys/kernel   (first tick only)
+    @@osrelease   /etc/os-release, else /usr/lib/os-release        (first tick only; empty if neither)
+    @@df          `df -P -k -T`, or `df -P -k` where -T fails      (first tick, then every fs_every ticks)
+    @@dfi         `df -P -i`                                       (same ticks as df)
+    @@END <tick>
+
+Builtins instead of `cat`: on a 2-CPU VM a tick's six files took 1.2 ms of CPU under dash 0.5.12 and 2.7 ms
+under BusyBox 1.35 ash, against 5 ms and 7 ms with one `cat` per file, and no `execve` lands in an audit log
+every interval on every host. The header's epoch is btime (from the previous tick's `/proc/stat`) plus whole
+seconds of uptime, not `date +%s`, which would be a second fork per tick; it may trail the host's clock by up
+to two seconds and is for display only, rates use the centisecond `uptime` section. The process count expands
+the glob `/proc/[0-9]*` inside the shell (one readdir, no fork) and so counts processes as psutil does; the
+`processes` line of `/proc/stat` is forks since boot and `/proc/loadavg` counts threads, so neither is that
+number. The CPU count needs no section: it is the number of `cpuN` lines in `/proc/stat`, which also follows
+hotplug. A `df` stuck on a hung NFS mount blocks the loop; the collector then sees a silent channel and marks
+the host stale. Lines beginning with `#` are comments and are dropped by `compact_script`; every other line
+ends where a space may follow (`;`, `do`, `then`, `{`), so joining the lines with spaces keeps the program.
 """
 
 

@@ -65,6 +65,8 @@ _DF_INODES = re.compile(
     r"(?P<dev>.*?)\s+(?P<total>\d+|-)\s+(?P<used>\d+|-)\s+(?P<free>\d+|-)\s+(?P<cap>\d+%|-)\s(?P<mount>.*)"
 )
 _OLD_PARTITION_FIELDS = 7
+_MAX_DF_LINE = 8192
+"""A mount point is at most PATH_MAX (4096) bytes; longer df lines are garbage, refused before any regex."""
 _DISKSTATS_MIN_FIELDS = 14
 
 
@@ -438,7 +440,7 @@ def parse_df(text: str) -> tuple[DfEntry, ...]:
     pattern = _DF_TYPED if typed else _DF_UNTYPED
     seen: dict[str, DfEntry] = {}
     for number, line in enumerate(lines[1:], start=2):
-        match = pattern.fullmatch(line.strip())
+        match = pattern.fullmatch(line.strip()) if len(line) <= _MAX_DF_LINE else None
         if match is None or not match["mount"].startswith("/"):
             raise ProbeParseError(
                 f"df: line {number} is not 'device size used available capacity mount': {_clip(line)!r}"
@@ -483,7 +485,7 @@ def parse_df_inodes(text: str) -> dict[str, float | None]:
         raise ProbeParseError(f"dfi: no 'Filesystem' header line, got {_clip(lines[0])!r}")
     result: dict[str, float | None] = {}
     for number, line in enumerate(lines[1:], start=2):
-        match = _DF_INODES.fullmatch(line.strip())
+        match = _DF_INODES.fullmatch(line.strip()) if len(line) <= _MAX_DF_LINE else None
         if match is None or not match["mount"].startswith("/"):
             raise ProbeParseError(
                 f"dfi: line {number} is not 'device inodes used free capacity mount': {_clip(line)!r}"
