@@ -1,0 +1,220 @@
+"""The health collector: every watched host sampled on its cadence, each in its own task.
+
+Sources by host: this machine through psutil, SSH hosts through one long-lived probe channel on the
+pooled connection (the remote loop pushes a frame every tick, so polls cannot overlap), and
+Prometheus-watched hosts through one batched query set per tick. A host that stops answering goes
+``stale`` (its last numbers, marked old, with the reason) and, once that lasts ``down_after_s``, ``down``;
+reconnects back off exponentially with jitter, capped. One slow or broken host never delays another.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import asyncssh
+
+from fleetdeck.core.health.frames import FrameError, FrameSplitter, SampleBuilder
+from fleetdeck.core.health.local import LocalHealthSource
+from fleetdeck.core.health.probe import probe_command
+from fleetdeck.core.health.proc_parse import ProbeParseError
+from fleetdeck.core.health.prometheus import PrometheusSource
+from fleetdeck.core.health.sample import HealthSample
+from fleetdeck.core.inventory import Host
+from fleetdeck.core.transport import SshTransport, TransportError
+
+SampleCallback = Callable[[HealthSample], None]
+
+
+@dataclass(frozen=True, slots=True)
+class CollectorSettings:
+    """Cadence and patience of collection.
+
+    Attributes:
+        interval_s: Seconds between samples (fast metrics).
+        fs_interval_s: Seconds between filesystem reports (``df`` is the costly part of a tick).
+        stale_after_s: Silence after which a host's numbers are marked stale.
+        down_after_s: Time without fresh numbers after which a host is down.
+        backoff_initial_s: First reconnect delay; doubles per failure.
+        backoff_max_s: Longest reconnect delay.
+    """
+
+    interval_s: float = 2.0
+    fs_interval_s: float = 30.0
+    stale_after_s: float = 6.0
+    down_after_s: float = 20.0
+    backoff_initial_s: float = 1.0
+    backoff_max_s: float = 60.0
+
+    @classmethod
+    def for_interval(cls, interval_s: float, fs_interval_s: float = 30.0) -> CollectorSettings:
+        """Settings whose patience scales with the interval (stale after 3 ticks, down after 10)."""
+        interval_s = max(1.0, float(interval_s))
+        return cls(interval_s, max(interval_s, fs_interval_s), 3 * interval_s, max(10 * interval_s, 10.0))
+
+    def backoff(self, failures: int) -> float:
+        """Delay before reconnect attempt ``failures`` (1-based): capped exponential, with jitter."""
+        ceiling = min(self.backoff_max_s, self.backoff_initial_s * 2 ** max(0, failures - 1))
+        return random.uniform(ceiling / 2, ceiling)
+
+
+class HealthCollector:
+    """Collects health for a set of hosts until cancelled; every sample goes to ``on_sample``."""
+
+    def __init__(
+        self,
+        hosts: Sequence[Host],
+        on_sample: SampleCallback,
+        *,
+        ssh: SshTransport | None = None,
+        prometheus: PrometheusSource | None = None,
+        prometheus_hosts: Sequence[str] = (),
+        settings: CollectorSettings | None = None,
+    ) -> None:
+        self.hosts = list(hosts)
+        self.on_sample = on_sample
+        self.ssh = ssh
+        self.prometheus = prometheus
+        self.prometheus_hosts = set(prometheus_hosts)
+        self.settings = settings or CollectorSettings()
+        self.latest: dict[str, HealthSample] = {}
+        self._last_ok: dict[str, float] = {}
+
+    def _emit(self, sample: HealthSample) -> None:
+        self.latest[sample.host] = sample
+        if sample.status == "up":
+            self._last_ok[sample.host] = time.monotonic()
+        self.on_sample(sample)
+
+    def _trouble(self, host: str, reason: str) -> None:
+        """Report a problem: stale (last numbers kept) while recent, down once it has lasted too long."""
+        last = self.latest.get(host)
+        last_ok = self._last_ok.get(host)
+        recent = last_ok is not None and time.monotonic() - last_ok < self.settings.down_after_s
+        if recent and last is not None and last.status != "down":
+            self._emit(dataclasses.replace(last, status="stale", reason=reason))
+        else:
+            self._emit(HealthSample(host, time.time(), "down", reason=reason))
+
+    async def run(self) -> None:
+        """Collect until cancelled."""
+        local = [h.name for h in self.hosts if h.is_local]
+        tasks: list[asyncio.Task[None]] = []
+        if local:
+            tasks.append(asyncio.ensure_future(self._local_loop(LocalHealthSource(local), local)))
+        if self.prometheus is not None and self.prometheus_hosts:
+            tasks.append(asyncio.ensure_future(self._prometheus_loop(self.prometheus)))
+        for host in self.hosts:
+            if host.is_local or host.name in self.prometheus_hosts:
+                continue
+            if self.ssh is None:
+                self._emit(HealthSample(host.name, time.time(), "down", reason="no SSH transport to reach it"))
+                continue
+            tasks.append(asyncio.ensure_future(self._ssh_loop(self.ssh, host)))
+        try:
+            if tasks:
+                await asyncio.gather(*tasks)
+            else:
+                await asyncio.Event().wait()
+        finally:
+            for task in tasks:
+                task.cancel()
+            for task in tasks:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+
+    async def _ticks(self) -> None:
+        """Sleep to the next tick boundary so work time does not stretch the cadence."""
+        interval = self.settings.interval_s
+        await asyncio.sleep(interval - (time.monotonic() % interval))
+
+    async def _local_loop(self, source: LocalHealthSource, names: Sequence[str]) -> None:
+        while True:
+            for name in names:
+                try:
+                    self._emit(await source.sample(name))
+                except Exception as exc:  # psutil can fail on odd /proc; keep watching
+                    self._trouble(name, f"local sampling failed: {exc}")
+            await self._ticks()
+
+    async def _prometheus_loop(self, source: PrometheusSource) -> None:
+        while True:
+            samples = await source.sample_all()
+            for name in sorted(self.prometheus_hosts):
+                sample = samples.get(name)
+                if sample is not None:
+                    self._emit(sample)
+            await self._ticks()
+
+    async def _ssh_loop(self, ssh: SshTransport, host: Host) -> None:
+        failures = 0
+        interval = max(1, round(self.settings.interval_s))
+        fs_every = max(1, round(self.settings.fs_interval_s / interval))
+        while True:
+            try:
+                conn = await ssh.connection(host)
+                proc = await conn.create_process(probe_command(interval, fs_every), encoding=None)
+            except TransportError as exc:
+                failures += 1
+                self._trouble(host.name, str(exc))
+                await asyncio.sleep(self.settings.backoff(failures))
+                continue
+            except (asyncssh.Error, OSError) as exc:
+                failures += 1
+                self._trouble(host.name, f"{host.name}: cannot start the health probe: {exc}")
+                await asyncio.sleep(self.settings.backoff(failures))
+                continue
+            try:
+                reason, delivered = await self._read_probe(host, proc)
+            finally:
+                proc.close()
+            # A channel that worked for a while restarts the backoff; one that never did keeps growing it.
+            failures = 1 if delivered else failures + 1
+            self._trouble(host.name, reason)
+            await asyncio.sleep(self.settings.backoff(failures))
+
+    async def _read_probe(self, host: Host, proc: asyncssh.SSHClientProcess[bytes]) -> tuple[str, bool]:
+        """Read frames until the channel ends or stays silent too long.
+
+        Returns:
+            Why it stopped, and whether it delivered any sample before that.
+        """
+        splitter = FrameSplitter()
+        builder = SampleBuilder(host.name)
+        delivered = False
+        silent_since = time.monotonic()
+        while True:
+            waited = time.monotonic() - silent_since
+            try:
+                data = await asyncio.wait_for(proc.stdout.read(65536), max(0.1, self.settings.stale_after_s - waited))
+            except TimeoutError:
+                silence = time.monotonic() - silent_since
+                if silence >= self.settings.down_after_s:
+                    return f"{host.name}: no health data for {silence:.0f}s; reconnecting", delivered
+                self._trouble(host.name, f"{host.name}: no health data for {silence:.0f}s")
+                continue
+            except (asyncssh.Error, OSError) as exc:
+                return f"{host.name}: health channel failed: {exc}", delivered
+            if not data:
+                detail = "connection lost" if not self._connected(host) else "health probe ended"
+                return f"{host.name}: {detail}", delivered
+            for item in splitter.feed(data):
+                if isinstance(item, FrameError):
+                    self._trouble(host.name, f"{host.name}: bad health data: {item}")
+                    continue
+                try:
+                    sample = builder.update(item)
+                except ProbeParseError as exc:
+                    self._trouble(host.name, f"{host.name}: bad health data: {exc}")
+                    continue
+                silent_since = time.monotonic()
+                delivered = True
+                self._emit(sample)
+
+    def _connected(self, host: Host) -> bool:
+        return self.ssh is not None and self.ssh.is_connected(host)

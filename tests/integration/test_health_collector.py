@@ -1,0 +1,96 @@
+"""Health collection from the real SSH fleet and this machine: samples, stale, down, recovery."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from fleet import FleetFactory
+from fleetdeck.core.config import load_config
+from fleetdeck.core.health.collector import CollectorSettings, HealthCollector
+from fleetdeck.core.health.sample import HealthSample
+from fleetdeck.core.inventory import Host
+from fleetdeck.core.transport import SshTransport
+from fleetdeck.core.transport.hostkeys import KnownHosts
+
+pytestmark = pytest.mark.ssh
+
+FAST = CollectorSettings(
+    interval_s=1.0, fs_interval_s=1.0, stale_after_s=2.0, down_after_s=5.0, backoff_initial_s=0.3, backoff_max_s=1.0
+)
+
+
+async def wait_until(pred, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        await asyncio.sleep(0.1)
+    return bool(pred())
+
+
+async def test_samples_from_every_host_then_stale_down_and_back(make_fleet: FleetFactory, tmp_path: Path) -> None:
+    fleet = make_fleet(3)
+    inv = load_config(fleet.config_dir).inventory
+    local = Host(name="localhost", address="localhost", user="me", transport="local")
+    hosts = [*inv.hosts, local]
+    seen: list[HealthSample] = []
+    ssh = SshTransport(KnownHosts(tmp_path / "kh"), inv.get)
+    collector = HealthCollector(hosts, seen.append, ssh=ssh, settings=FAST)
+    task = asyncio.ensure_future(collector.run())
+    try:
+        names = [h.name for h in hosts]
+
+        def all_up_with_cpu() -> bool:
+            return all(
+                (s := collector.latest.get(n)) is not None and s.status == "up" and s.cpu_pct is not None
+                for n in names
+            )
+
+        assert await wait_until(all_up_with_cpu, 15), collector.latest
+        mem_total = psutil.virtual_memory().total
+        for name in names:
+            s = collector.latest[name]
+            assert s.cpu_pct is not None and 0 <= s.cpu_pct <= 100
+            assert s.mem_total_bytes is not None and abs(s.mem_total_bytes - mem_total) / mem_total < 0.01
+            assert s.cores == psutil.cpu_count() and s.load1 is not None and s.uptime_s
+            assert any(fs.mount == "/" for fs in s.filesystems), s.filesystems
+
+        fleet.crash_sshd()
+        ssh_names = [h.name for h in inv.hosts]
+        assert await wait_until(lambda: all(collector.latest[n].status == "stale" for n in ssh_names), 5)
+        stale = collector.latest[ssh_names[0]]
+        assert stale.cpu_pct is not None and stale.reason
+        assert await wait_until(lambda: all(collector.latest[n].status == "down" for n in ssh_names), 12)
+        assert collector.latest[ssh_names[0]].reason
+        assert collector.latest["localhost"].status == "up", "one host's trouble must not touch another"
+
+        fleet.start_sshd()
+        assert await wait_until(lambda: all(collector.latest[n].status == "up" for n in ssh_names), 15)
+        order = [s.status for s in seen if s.host == ssh_names[0]]
+        first_stale = order.index("stale")
+        assert "down" in order[first_stale:] and order[-1] == "up"
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await ssh.close()
+
+
+async def test_unreachable_host_is_down_with_reason(tmp_path: Path) -> None:
+    host = Host(name="nowhere", address="127.0.0.1", user="x", port=1, connect_timeout=1.0)
+    seen: list[HealthSample] = []
+    collector = HealthCollector([host], seen.append, ssh=SshTransport(KnownHosts(tmp_path / "kh"), lambda n: host),
+                                settings=FAST)
+    task = asyncio.ensure_future(collector.run())
+    try:
+        assert await wait_until(lambda: bool(seen), 5)
+        assert seen[0].status == "down" and "Connection refused" in (seen[0].reason or "")
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
