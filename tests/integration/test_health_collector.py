@@ -47,8 +47,7 @@ async def test_samples_from_every_host_then_stale_down_and_back(make_fleet: Flee
 
         def all_up_with_cpu() -> bool:
             return all(
-                (s := collector.latest.get(n)) is not None and s.status == "up" and s.cpu_pct is not None
-                for n in names
+                (s := collector.latest.get(n)) is not None and s.status == "up" and s.cpu_pct is not None for n in names
             )
 
         assert await wait_until(all_up_with_cpu, 15), collector.latest
@@ -84,8 +83,9 @@ async def test_samples_from_every_host_then_stale_down_and_back(make_fleet: Flee
 async def test_unreachable_host_is_down_with_reason(tmp_path: Path) -> None:
     host = Host(name="nowhere", address="127.0.0.1", user="x", port=1, connect_timeout=1.0)
     seen: list[HealthSample] = []
-    collector = HealthCollector([host], seen.append, ssh=SshTransport(KnownHosts(tmp_path / "kh"), lambda n: host),
-                                settings=FAST)
+    collector = HealthCollector(
+        [host], seen.append, ssh=SshTransport(KnownHosts(tmp_path / "kh"), lambda n: host), settings=FAST
+    )
     task = asyncio.ensure_future(collector.run())
     try:
         assert await wait_until(lambda: bool(seen), 5)
@@ -94,3 +94,39 @@ async def test_unreachable_host_is_down_with_reason(tmp_path: Path) -> None:
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
+
+
+def test_health_command_json_on_the_fleet(make_fleet: FleetFactory, tmp_path: Path) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+
+    fleet = make_fleet(2)
+    out = subprocess.run(
+        [sys.executable, "-m", "fleetdeck", "--config", str(fleet.config_dir), "health", "--json", "--interval", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FLEETDECK_STATE": str(tmp_path / "state")},
+    )
+    assert out.returncode == 0, out.stderr
+    docs = [json.loads(line) for line in out.stdout.splitlines()]
+    assert [d["host"] for d in docs] == [name for name, _ in fleet.hosts]
+    for d in docs:
+        assert d["status"] == "up" and d["reason"] is None
+        assert {"cpu_pct", "mem_used_pct", "load1", "filesystems", "net_rx_bps", "uptime_s"} <= set(d)
+        assert d["cpu_pct"] is not None and d["net_rx_bps"] is not None
+        assert any(fs["mount"] == "/" for fs in d["filesystems"])
+    fleet.crash_sshd()
+    table = subprocess.run(
+        [sys.executable, "-m", "fleetdeck", "--config", str(fleet.config_dir), "health", "--interval", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FLEETDECK_STATE": str(tmp_path / "state")},
+    )
+    assert table.returncode == 1
+    lines = table.stdout.splitlines()
+    assert lines[0].split()[:3] == ["HOST", "STATUS", "CPU"]
+    assert all(" down " in line and "Connection refused" in line for line in lines[1:])

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import platform
+import subprocess
+import sys
 import time
 from collections.abc import AsyncIterator, Iterator, Mapping
+from pathlib import Path
 
 import httpx
 import psutil
@@ -152,3 +156,29 @@ async def test_stopped_prometheus_makes_every_host_stale_then_recovers(prom: Pro
             assert sample.time == before[host].time and sample.mem_total_bytes == before[host].mem_total_bytes
     assert all(back[h].status == "up" for h in HOSTS)
     assert back["ghost"].status == "down"
+
+
+def test_health_command_reads_prometheus_hosts(prom: PromStack, tmp_path: Path) -> None:
+    """``fleetdeck health`` on an inventory whose hosts say ``health = "prometheus"``."""
+    config = tmp_path / "config"
+    config.mkdir()
+    hosts = "\n".join(
+        f'[hosts.{name}]\naddress = "{instance.split(":")[0]}"\nhealth = "prometheus"\n'
+        for name, instance in {**HOSTS, **FAILING}.items()
+    )
+    (config / "hosts.toml").write_text(f'[prometheus]\nurl = "{prom.url}"\ninstance = "{{address}}:9100"\n\n{hosts}')
+    out = subprocess.run(
+        [sys.executable, "-m", "fleetdeck", "--config", str(config), "health", "--json", "--interval", "1"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FLEETDECK_STATE": str(tmp_path / "state")},
+    )
+    docs = {d["host"]: d for d in map(json.loads, out.stdout.splitlines())}
+    assert set(docs) == set(HOSTS) | set(FAILING), out.stderr
+    for name in HOSTS:
+        assert docs[name]["status"] == "up", docs[name]
+        assert 0 <= docs[name]["cpu_pct"] <= 100 and docs[name]["cores"] == os.cpu_count()
+    dead = docs[next(iter(FAILING))]
+    assert dead["status"] == "down" and "up == 0" in dead["reason"]
+    assert out.returncode == 1  # not every host is up

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from fleetdeck import __version__
-from fleetdeck.cli import history_cmd, inventory_cmds, run_cmds
+from fleetdeck.cli import health_cmd, history_cmd, inventory_cmds, run_cmds
 from fleetdeck.core.errors import ConfigError, FleetdeckError, UsageError
 from fleetdeck.core.selector import SelectorError
 
@@ -90,6 +90,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="machine-readable output")
     p.add_argument("--limit", type=int, default=50, metavar="N", help="runs to list (default 50)")
 
+    p = sub.add_parser("health", help="current health of hosts (table or NDJSON), once or --watch")
+    p.add_argument("-t", "--targets", metavar="SELECTOR", default="all", help="hosts to watch (default: all)")
+    p.add_argument("--watch", action="store_true", help="keep updating until Ctrl+C")
+    p.add_argument("--json", action="store_true", help="NDJSON: one object per host per sample")
+    p.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between samples (default 2)")
+
     p = sub.add_parser("import", help="convert an existing inventory into hosts.toml")
     isub = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
     for name, helptext, nargs in (
@@ -113,6 +119,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "run": run_cmds.cmd_run,
     "exec": run_cmds.cmd_exec,
     "history": history_cmd.cmd_history,
+    "health": health_cmd.cmd_health,
 }
 
 

@@ -17,8 +17,10 @@ from typing import Any
 from fleetdeck.core.config.schema import (
     ConnectionSettings,
     GroupEntry,
+    HealthMode,
     HostKeyPolicy,
     HostsFile,
+    PrometheusSettings,
     Transport,
 )
 from fleetdeck.core.errors import ConfigIssue, describe_value, format_key_path
@@ -46,6 +48,7 @@ class Host:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     jump: str | None = None
     transport: Transport = "ssh"
+    health: HealthMode = "auto"
     groups: tuple[str, ...] = ()
     direct_groups: tuple[str, ...] = ()
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -86,7 +89,10 @@ class Group:
 class Inventory:
     """Resolved hosts in declaration order, with groups and selector evaluation."""
 
-    def __init__(self, hosts: Sequence[Host], groups: Mapping[str, Group]) -> None:
+    def __init__(
+        self, hosts: Sequence[Host], groups: Mapping[str, Group], prometheus: PrometheusSettings | None = None
+    ) -> None:
+        self.prometheus = prometheus
         self._hosts = list(hosts)
         self._by_name = {h.name: h for h in self._hosts}
         self.groups: dict[str, Group] = dict(groups)
@@ -262,6 +268,7 @@ def build_inventory(data: HostsFile) -> tuple[Inventory, list[ConfigIssue]]:
                 connect_timeout=settings.get("connect_timeout") or DEFAULT_CONNECT_TIMEOUT,
                 jump=jump,
                 transport=transport,
+                health=settings.get("health") or "auto",
                 groups=tuple(all_groups),
                 direct_groups=tuple(direct),
                 tags=dict(settings.get("tags", {})),
@@ -270,6 +277,12 @@ def build_inventory(data: HostsFile) -> tuple[Inventory, list[ConfigIssue]]:
             )
         )
 
+    if data.prometheus is None:
+        for h in hosts:
+            if h.health == "prometheus":
+                path = format_key_path(["hosts", declared_by[h.name], "health"])
+                issues.append(ConfigIssue(FILE, path, 'health = "prometheus" needs a [prometheus] table with a url'))
+                break
     by_name = {h.name: h for h in hosts}
     issues.extend(
         _check_jumps(hosts, by_name, declared_by, jump_from_defaults="jump" in data.defaults.model_fields_set)
@@ -280,7 +293,7 @@ def build_inventory(data: HostsFile) -> tuple[Inventory, list[ConfigIssue]]:
         spec = data.groups.get(g, GroupEntry())
         groups[g] = Group(g, dict(spec.vars), tuple(spec.children), tuple(members.get(g, [])), spec.description)
     groups["all"] = Group("all", dict(defaults.get("vars", {})), (), tuple(by_name), "every host")
-    return Inventory(hosts, groups), issues
+    return Inventory(hosts, groups, data.prometheus), issues
 
 
 def _layer(settings: dict[str, Any], own: Mapping[str, Any]) -> None:

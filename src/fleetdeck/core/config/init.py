@@ -28,6 +28,7 @@ host_key_policy = "strict"       # strict | accept-new (new keys go to fleetdeck
 connect_timeout = 10             # seconds for TCP + key exchange + authentication
 # jump = "bastion"               # reach hosts through another host of this inventory
 # transport = "ssh"              # ssh | local
+# health = "auto"                # auto (psutil here, SSH probe elsewhere) | prometheus | off
 # tags = {{ dc = "fra1" }}        # key/value labels, selectable as tag:dc=fra1
 # vars = {{ env = "staging" }}    # variables for tasks: {{vars.env}}
 
@@ -50,6 +51,7 @@ description = "this machine"
 # connect_timeout = 10
 # jump = "bastion"
 # transport = "ssh"
+# health = "auto"
 # groups = ["web", "prod"]
 # tags = {{ dc = "fra1" }}
 # vars = {{ http_port = 8080 }}
@@ -57,6 +59,10 @@ description = "this machine"
 #
 # [hosts.web05]                  # a later entry adjusts one host of a node set
 # port = 2222
+#
+# [prometheus]                  # hosts with health = "prometheus" read node_exporter data from here
+# url = "http://prometheus.example.com:9090"
+# instance = "{{address}}:9100"   # the instance label of each host
 #
 # [groups.prod]
 # vars = {{ env = "production" }} # group variables; host vars win, child groups win over parents

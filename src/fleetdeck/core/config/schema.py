@@ -21,6 +21,7 @@ from fleetdeck.core.config.fields import (
 )
 
 HostKeyPolicy = Literal["strict", "accept-new"]
+HealthMode = Literal["auto", "prometheus", "off"]
 Transport = Literal["ssh", "local"]
 ParamType = Literal["str", "int", "bool", "choice", "secret"]
 
@@ -42,6 +43,7 @@ class ConnectionSettings(Strict):
     connect_timeout: Seconds | None = None
     jump: str | None = None
     transport: Transport | None = None
+    health: HealthMode | None = None
     tags: dict[str, str] = Field(default_factory=dict)
     vars: dict[str, Scalar] = Field(default_factory=dict)
 
@@ -62,10 +64,20 @@ class GroupEntry(Strict):
     description: str = ""
 
 
+class PrometheusSettings(Strict):
+    """``[prometheus]``: where hosts with ``health = "prometheus"`` get their numbers."""
+
+    url: str
+    instance: str = "{address}:9100"
+    rate_window: str = "1m"
+    matchers: str = ""
+
+
 class HostsFile(Strict):
     """``hosts.toml``: the inventory."""
 
     defaults: ConnectionSettings = Field(default_factory=ConnectionSettings)
+    prometheus: PrometheusSettings | None = None
     hosts: dict[str, HostEntry] = Field(default_factory=dict)
     groups: dict[str, GroupEntry] = Field(default_factory=dict)
 
