@@ -58,6 +58,7 @@ async def test_samples_from_every_host_then_stale_down_and_back(make_fleet: Flee
             assert s.mem_total_bytes is not None and abs(s.mem_total_bytes - mem_total) / mem_total < 0.01
             assert s.cores == psutil.cpu_count() and s.load1 is not None and s.uptime_s
             assert any(fs.mount == "/" for fs in s.filesystems), s.filesystems
+            assert len(s.cpu_per_core_pct) == s.cores and all(0 <= v <= 100 for v in s.cpu_per_core_pct)
 
         fleet.crash_sshd()
         ssh_names = [h.name for h in inv.hosts]
@@ -118,6 +119,7 @@ def test_health_command_json_on_the_fleet(make_fleet: FleetFactory, tmp_path: Pa
         assert {"cpu_pct", "mem_used_pct", "load1", "filesystems", "net_rx_bps", "uptime_s"} <= set(d)
         assert d["cpu_pct"] is not None and d["net_rx_bps"] is not None
         assert any(fs["mount"] == "/" for fs in d["filesystems"])
+        assert len(d["cpu_per_core_pct"]) == d["cores"]
     fleet.crash_sshd()
     table = subprocess.run(
         [sys.executable, "-m", "fleetdeck", "--config", str(fleet.config_dir), "health", "--interval", "1"],

@@ -287,6 +287,9 @@ def test_rates_and_cpu_from_known_deltas() -> None:
     assert second.disk_write_bps == pytest.approx(200 * 512 / 2)
     assert second.mem_used_pct == 75.0 and second.swap_used_pct == 25.0 and second.procs == 42
     assert second.time == 101.0
+    assert second.cpu_per_core_pct == pytest.approx((45.0,))  # cpu0 carries the same counters here
+    assert [(n.name, n.rx_bps, n.tx_bps) for n in second.net_interfaces] == [("eth0", 1000.0, 250.0)]
+    assert first.cpu_per_core_pct == () and first.net_interfaces == ()
 
 
 def test_a_counter_that_goes_backwards_gives_none_for_that_tick_only() -> None:

@@ -34,6 +34,11 @@ def sample_json(sample: HealthSample) -> dict[str, Any]:
         value = getattr(sample, key)
         doc[key] = round(value, 2) if isinstance(value, float) else value
     doc["worst_disk_pct"] = sample.worst_disk_pct
+    doc["cpu_per_core_pct"] = [round(v, 1) for v in sample.cpu_per_core_pct]
+    doc["net_interfaces"] = [
+        {"name": n.name, "rx_bps": n.rx_bps and round(n.rx_bps, 1), "tx_bps": n.tx_bps and round(n.tx_bps, 1)}
+        for n in sample.net_interfaces
+    ]
     doc["filesystems"] = [
         {"mount": f.mount, "fstype": f.fstype, "size_bytes": f.size_bytes, "used_bytes": f.used_bytes,
          "used_pct": round(f.used_pct, 1),

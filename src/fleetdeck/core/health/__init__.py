@@ -7,6 +7,6 @@ that loading the data model never pulls psutil in. Nothing here imports textual 
 
 from __future__ import annotations
 
-from fleetdeck.core.health.sample import FsUsage, HealthSample, HealthSource, HostStatus
+from fleetdeck.core.health.sample import FsUsage, HealthSample, HealthSource, HostStatus, NetRate
 
-__all__ = ["FsUsage", "HealthSample", "HealthSource", "HostStatus"]
+__all__ = ["FsUsage", "HealthSample", "HealthSource", "HostStatus", "NetRate"]

@@ -34,7 +34,7 @@ from fleetdeck.core.health.proc_parse import (
     parse_stat,
     parse_uptime,
 )
-from fleetdeck.core.health.sample import FsUsage, HealthSample
+from fleetdeck.core.health.sample import FsUsage, HealthSample, NetRate
 
 MAX_SECTION_BYTES = 1 << 20
 """A section larger than this is a runaway (or hostile) host; the frame is dropped."""
@@ -326,6 +326,8 @@ class SampleBuilder:
             procs=procs,
             kernel=self._kernel,
             os_name=self._os_name,
+            cpu_per_core_pct=_per_core(previous.cpu, cpu) if previous is not None else (),
+            net_interfaces=_interfaces(previous, current),
         )
 
 
@@ -373,6 +375,39 @@ def _cpu_percents(
         _pct(iowait, total) if columns >= 5 else None,
         _pct(steal, total) if columns >= 8 else None,
     )
+
+
+def _per_core(before: CpuStat, after: CpuStat) -> tuple[float, ...]:
+    """Busy percent of each CPU; empty when the CPU set changed (hotplug) between the readings."""
+    if len(before.per_core) != len(after.per_core):
+        return ()
+    out = []
+    for b, a in zip(before.per_core, after.per_core, strict=True):
+        idle = max(0, a.idle - b.idle) + max(0, a.iowait - b.iowait)
+        total = sum(
+            max(0, getattr(a, f) - getattr(b, f))
+            for f in ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+        )
+        out.append(_pct(total - idle, total) if total > 0 else 0.0)
+    return tuple(out)
+
+
+def _interfaces(previous: _Counters | None, current: _Counters) -> tuple[NetRate, ...]:
+    """Per-interface rates between two frames; an interface whose counter went back gets ``None``."""
+    if previous is None:
+        return ()
+    elapsed = current.uptime_s - previous.uptime_s
+    if elapsed <= 0:
+        return ()
+    out = []
+    for name, now in sorted(current.net.items()):
+        before = previous.net.get(name)
+        if before is None:
+            continue
+        rx = (now.rx_bytes - before.rx_bytes) / elapsed if now.rx_bytes >= before.rx_bytes else None
+        tx = (now.tx_bytes - before.tx_bytes) / elapsed if now.tx_bytes >= before.tx_bytes else None
+        out.append(NetRate(name, rx, tx))
+    return tuple(out)
 
 
 def _rates(

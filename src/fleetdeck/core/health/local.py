@@ -20,7 +20,7 @@ from pathlib import Path
 
 import psutil
 
-from fleetdeck.core.health.sample import FsUsage, HealthSample
+from fleetdeck.core.health.sample import FsUsage, HealthSample, NetRate
 
 PSEUDO_FSTYPES: frozenset[str] = frozenset(
     {
@@ -61,6 +61,7 @@ class _Counters:
     """Cumulative I/O counters at one monotonic instant, kept to turn the next reading into rates."""
 
     at: float
+    nics: dict[str, tuple[int, int]]
     net_rx: int
     net_tx: int
     disk_read: int | None
@@ -117,9 +118,11 @@ class LocalHealthSource:
         load1, load5, load15 = psutil.getloadavg()
         vm = psutil.virtual_memory()
         swap = psutil.swap_memory()
+        per_core = psutil.cpu_percent(interval=None, percpu=True)
         counters = self._read_counters()
         previous, self._counters = self._counters, counters
         rx, tx, read, write = _rates(previous, counters)
+        interfaces = _interfaces(previous, counters)
         return HealthSample(
             host=self._names[0] if self._names else "localhost",
             time=now,
@@ -146,6 +149,8 @@ class LocalHealthSource:
             procs=len(psutil.pids()),
             kernel=self._kernel,
             os_name=self._os_name,
+            cpu_per_core_pct=tuple(per_core) if previous is not None else (),
+            net_interfaces=interfaces,
         )
 
     @staticmethod
@@ -156,11 +161,30 @@ class LocalHealthSource:
         disk = psutil.disk_io_counters()
         return _Counters(
             at=time.monotonic(),
+            nics={name: (c.bytes_recv, c.bytes_sent) for name, c in nics.items() if not name.startswith("lo")},
             net_rx=sum(c.bytes_recv for c in real),
             net_tx=sum(c.bytes_sent for c in real),
             disk_read=disk.read_bytes if disk is not None else None,
             disk_write=disk.write_bytes if disk is not None else None,
         )
+
+
+def _interfaces(previous: _Counters | None, current: _Counters) -> tuple[NetRate, ...]:
+    """Per-interface byte rates between two readings; a counter that went back gives ``None``."""
+    if previous is None:
+        return ()
+    elapsed = current.at - previous.at
+    if elapsed <= 0:
+        return ()
+    out = []
+    for name, (rx_now, tx_now) in sorted(current.nics.items()):
+        if name not in previous.nics:
+            continue
+        rx_before, tx_before = previous.nics[name]
+        rx = (rx_now - rx_before) / elapsed if rx_now >= rx_before else None
+        tx = (tx_now - tx_before) / elapsed if tx_now >= tx_before else None
+        out.append(NetRate(name, rx, tx))
+    return tuple(out)
 
 
 def _rates(

@@ -38,6 +38,15 @@ class FsUsage:
 
 
 @dataclass(frozen=True, slots=True)
+class NetRate:
+    """Traffic of one network interface, in bytes per second (``None`` on the first sample)."""
+
+    name: str
+    rx_bps: float | None
+    tx_bps: float | None
+
+
+@dataclass(frozen=True, slots=True)
 class HealthSample:
     """What one host looked like at `time`.
 
@@ -77,6 +86,10 @@ class HealthSample:
     procs: int = 0
     kernel: str = ""
     os_name: str = ""
+    cpu_per_core_pct: tuple[float, ...] = ()
+    """Busy percent of each logical CPU; empty on a source's first sample."""
+    net_interfaces: tuple[NetRate, ...] = ()
+    """Per-interface rates (loopback left out); empty on a source's first sample."""
 
     @property
     def worst_disk_pct(self) -> float | None:
