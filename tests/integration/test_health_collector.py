@@ -132,3 +132,20 @@ def test_health_command_json_on_the_fleet(make_fleet: FleetFactory, tmp_path: Pa
     lines = table.stdout.splitlines()
     assert lines[0].split()[:3] == ["HOST", "STATUS", "CPU"]
     assert all(" down " in line and "Connection refused" in line for line in lines[1:])
+
+
+async def test_top_processes_over_ssh_and_locally(make_fleet: FleetFactory, tmp_path: Path) -> None:
+    from fleetdeck.core.health.top import top_processes
+    from fleetdeck.core.transport import Transports
+
+    fleet = make_fleet(1)
+    inv = load_config(fleet.config_dir).inventory
+    transports = Transports(SshTransport(KnownHosts(tmp_path / "kh"), inv.get))
+    try:
+        remote = await top_processes(inv.hosts[0], transports, n=5, key="mem")
+        assert 1 <= len(remote) <= 5 and all(p.pid > 0 for p in remote)
+        assert [p.mem_pct for p in remote] == sorted((p.mem_pct for p in remote), reverse=True)
+        local = await top_processes(Host(name="me", address="localhost", user="x", transport="local"), transports, n=3)
+        assert len(local) == 3 and all(p.command for p in local)
+    finally:
+        await transports.close()

@@ -64,3 +64,14 @@ def test_memory_per_host_is_fixed() -> None:
     assert series is not None
     assert len(series.recent) == 300 and len(series.rollups) <= 1440
     assert sys.getsizeof(series.recent) < 10_000
+
+
+def test_parse_ps_output() -> None:
+    from fleetdeck.core.health.top import parse_ps
+
+    text = "  812 postgres 12.5  3.1 254000 postgres: writer process\n    1 root      0.0  0.1  11000 /sbin/init\ngarbage\n"
+    rows = parse_ps(text)
+    assert [(p.pid, p.user, p.cpu_pct, p.mem_pct, p.rss_bytes, p.command) for p in rows] == [
+        (812, "postgres", 12.5, 3.1, 254000 * 1024, "postgres: writer process"),
+        (1, "root", 0.0, 0.1, 11000 * 1024, "/sbin/init"),
+    ]

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from fleetdeck import __version__
-from fleetdeck.cli import health_cmd, history_cmd, inventory_cmds, run_cmds
+from fleetdeck.cli import health_cmd, history_cmd, inventory_cmds, run_cmds, top_cmd
 from fleetdeck.core.errors import ConfigError, FleetdeckError, UsageError
 from fleetdeck.core.selector import SelectorError
 
@@ -96,6 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="NDJSON: one object per host per sample")
     p.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between samples (default 2)")
 
+    p = sub.add_parser("top", help="processes using the most CPU or memory on one host")
+    p.add_argument("host", metavar="HOST")
+    p.add_argument("--by", choices=("cpu", "mem"), default="cpu", help="sort key (default cpu)")
+    p.add_argument("-n", type=int, default=15, metavar="N", help="how many (default 15)")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+
     p = sub.add_parser("import", help="convert an existing inventory into hosts.toml")
     isub = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
     for name, helptext, nargs in (
@@ -120,6 +126,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "exec": run_cmds.cmd_exec,
     "history": history_cmd.cmd_history,
     "health": health_cmd.cmd_health,
+    "top": top_cmd.cmd_top,
 }
 
 

@@ -121,17 +121,19 @@ class LocalHealthSource:
         per_core = psutil.cpu_percent(interval=None, percpu=True)
         counters = self._read_counters()
         previous, self._counters = self._counters, counters
+        # The first reading's CPU split covers only the instant since the priming call: not a measurement.
+        first = previous is None
         rx, tx, read, write = _rates(previous, counters)
         interfaces = _interfaces(previous, counters)
         return HealthSample(
             host=self._names[0] if self._names else "localhost",
             time=now,
             status="up",
-            cpu_pct=_clamp_pct(100.0 - cpu.idle - iowait),
-            cpu_user_pct=cpu.user,
-            cpu_system_pct=cpu.system,
-            cpu_iowait_pct=getattr(cpu, "iowait", None),
-            cpu_steal_pct=steal,
+            cpu_pct=None if first else _clamp_pct(100.0 - cpu.idle - iowait),
+            cpu_user_pct=None if first else cpu.user,
+            cpu_system_pct=None if first else cpu.system,
+            cpu_iowait_pct=None if first else getattr(cpu, "iowait", None),
+            cpu_steal_pct=None if first else steal,
             load1=load1,
             load5=load5,
             load15=load15,
