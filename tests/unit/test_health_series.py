@@ -75,3 +75,17 @@ def test_parse_ps_output() -> None:
         (812, "postgres", 12.5, 3.1, 254000 * 1024, "postgres: writer process"),
         (1, "root", 0.0, 0.1, 11000 * 1024, "/sbin/init"),
     ]
+
+
+def test_board_drains_only_changed_hosts() -> None:
+    from fleetdeck.core.health.board import HealthBoard
+
+    board = HealthBoard(["a", "b"])
+    board.add(HealthSample("a", 1.0, "up", cpu_pct=10.0))
+    board.add(HealthSample("b", 1.0, "up", cpu_pct=20.0))
+    board.add(HealthSample("a", 3.0, "up", cpu_pct=30.0))
+    assert [(s.host, s.cpu_pct) for s in board.drain()] == [("a", 30.0), ("b", 20.0)]
+    assert board.drain() == []
+    board.add(HealthSample("c", 5.0, "down", reason="x"))
+    assert board.hosts == ["a", "b", "c"] and [s.host for s in board.drain()] == ["c"]
+    assert board.sparkline("a") == [10.0, 30.0]
