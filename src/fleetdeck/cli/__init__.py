@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from fleetdeck import __version__
-from fleetdeck.cli import health_cmd, history_cmd, inventory_cmds, run_cmds, top_cmd
+from fleetdeck.cli import health_cmd, history_cmd, inventory_cmds, run_cmds, schedules_cmd, top_cmd
 from fleetdeck.core.errors import ConfigError, FleetdeckError, UsageError
 from fleetdeck.core.selector import SelectorError
 
@@ -102,6 +102,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=15, metavar="N", help="how many (default 15)")
     p.add_argument("--json", action="store_true", help="print a JSON list")
 
+    p = sub.add_parser("schedules", help="scheduled tasks with their next and last runs")
+    p.add_argument("--json", action="store_true", help="print a JSON list")
+
     p = sub.add_parser("import", help="convert an existing inventory into hosts.toml")
     isub = p.add_subparsers(dest="source", metavar="SOURCE", required=True)
     for name, helptext, nargs in (
@@ -127,6 +130,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "history": history_cmd.cmd_history,
     "health": health_cmd.cmd_health,
     "top": top_cmd.cmd_top,
+    "schedules": schedules_cmd.cmd_schedules,
 }
 
 

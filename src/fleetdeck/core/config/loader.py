@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from fleetdeck.core.automation.schedules import Schedule, load_schedules
 from fleetdeck.core.config.messages import issues_from_validation
 from fleetdeck.core.config.schema import HostEntry, HostsFile, TaskEntry, TasksFile
 from fleetdeck.core.errors import ConfigError, ConfigIssue, format_key_path
@@ -23,6 +24,7 @@ from fleetdeck.core.tasks.model import Task, build_tasks
 
 HOSTS_FILE = "hosts.toml"
 TASKS_FILE = "tasks.toml"
+SCHEDULES_FILE = "schedules.toml"
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)$")
 
 try:
@@ -42,6 +44,7 @@ class Config:
     inventory: Inventory
     tasks: dict[str, Task] = field(default_factory=dict)
     files: tuple[str, ...] = ()
+    schedules: list[Schedule] = field(default_factory=list)
 
     @property
     def dir(self) -> Path:
@@ -132,7 +135,14 @@ def load_config(config_dir: str | Path | None = None) -> Config:
             tasks, task_issues = build_tasks(tasks_data, root, inventory)
             issues.extend(task_issues)
 
+    schedules: list[Schedule] = []
+    schedules_path = root / SCHEDULES_FILE
+    if schedules_path.exists():
+        raw = read_toml(schedules_path, issues)
+        if raw is not None:
+            schedules = load_schedules(raw, tasks, inventory, issues)
+
     if issues or inventory is None:
         raise ConfigError(issues)
-    files = tuple(p.name for p in (hosts_path, tasks_path) if p.exists())
-    return Config(location, inventory, tasks, files)
+    files = tuple(p.name for p in (hosts_path, tasks_path, schedules_path) if p.exists())
+    return Config(location, inventory, tasks, files, schedules)
