@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from fleetdeck.core.alerts.rules import ALERTS_FILE, AlertsConfig, load_alerts
 from fleetdeck.core.automation.schedules import Schedule, load_schedules
 from fleetdeck.core.config.messages import issues_from_validation
 from fleetdeck.core.config.schema import HostEntry, HostsFile, TaskEntry, TasksFile
@@ -45,6 +46,7 @@ class Config:
     tasks: dict[str, Task] = field(default_factory=dict)
     files: tuple[str, ...] = ()
     schedules: list[Schedule] = field(default_factory=list)
+    alerts: AlertsConfig = field(default_factory=AlertsConfig)
 
     @property
     def dir(self) -> Path:
@@ -142,7 +144,14 @@ def load_config(config_dir: str | Path | None = None) -> Config:
         if raw is not None:
             schedules = load_schedules(raw, tasks, inventory, issues)
 
+    alerts = AlertsConfig()
+    alerts_path = root / ALERTS_FILE
+    if alerts_path.exists():
+        raw = read_toml(alerts_path, issues)
+        if raw is not None:
+            alerts = load_alerts(raw, inventory, issues, tasks=tasks)
+
     if issues or inventory is None:
         raise ConfigError(issues)
-    files = tuple(p.name for p in (hosts_path, tasks_path, schedules_path) if p.exists())
-    return Config(location, inventory, tasks, files, schedules)
+    files = tuple(p.name for p in (hosts_path, tasks_path, schedules_path, alerts_path) if p.exists())
+    return Config(location, inventory, tasks, files, schedules, alerts)
