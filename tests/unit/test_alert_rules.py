@@ -202,9 +202,13 @@ def test_defaults_apply_without_a_file_and_can_be_included() -> None:
 
 
 def test_the_bundled_sample_spells_out_the_defaults() -> None:
-    config, issues = load((CONFIGS / "alerts.toml").read_text())
+    bundled = load_config(CONFIGS)
+    config, issues = load((CONFIGS / "alerts.toml").read_text(), tasks=bundled.tasks)
     assert issues == []
-    assert config.rules == DEFAULT_RULES
+    # The sample lists the built-in rules first, then examples with remediation.
+    assert config.rules[: len(DEFAULT_RULES)] == DEFAULT_RULES
+    assert [r.name for r in config.rules[len(DEFAULT_RULES) :]] == ["TmpFilling", "WebCPUSustained"]
+    assert all(r.remediate is not None for r in config.rules[len(DEFAULT_RULES) :])
 
 
 def test_the_bundled_sample_passes_with_the_bundled_inventory_and_tasks() -> None:
@@ -346,9 +350,9 @@ def test_remediation_tasks_and_params_are_checked_when_tasks_are_known() -> None
         'alerts.toml: rules[0].remediate.params.depth: rule "HighCPU": task "disk-usage" has no parameter "depth" '
         "(its params: mount)"
     ]
-    missing = errors(RULE + 'remediate = { task = "clean-tmp" }\n', tasks=tasks)
+    missing = errors(RULE + 'remediate = { task = "clean-all" }\n', tasks=tasks)
     assert len(missing) == 1 and missing[0].startswith(
-        'alerts.toml: rules[0].remediate.task: rule "HighCPU": unknown task "clean-tmp" (tasks: '
+        'alerts.toml: rules[0].remediate.task: rule "HighCPU": unknown task "clean-all" (tasks: '
     )
     assert errors(RULE + 'remediate = { task = "clean-tmp" }\n') == []
     assert errors(RULE + "remediate = { params = {} }\n") == [

@@ -15,6 +15,8 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from fleetdeck.core.alerts.rules import ALERTS_FILE, AlertsConfig, load_alerts
+from fleetdeck.core.automation.remediation import FILE as REMEDIATION_FILE
+from fleetdeck.core.automation.remediation import RemediationConfig, load_remediation
 from fleetdeck.core.automation.schedules import Schedule, load_schedules
 from fleetdeck.core.config.messages import issues_from_validation
 from fleetdeck.core.config.schema import HostEntry, HostsFile, TaskEntry, TasksFile
@@ -47,6 +49,7 @@ class Config:
     files: tuple[str, ...] = ()
     schedules: list[Schedule] = field(default_factory=list)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
+    remediation: RemediationConfig = field(default_factory=RemediationConfig)
 
     @property
     def dir(self) -> Path:
@@ -151,7 +154,15 @@ def load_config(config_dir: str | Path | None = None) -> Config:
         if raw is not None:
             alerts = load_alerts(raw, inventory, issues, tasks=tasks)
 
+    remediation = RemediationConfig()
+    remediation_path = root / REMEDIATION_FILE
+    if remediation_path.exists():
+        raw = read_toml(remediation_path, issues)
+        if raw is not None:
+            remediation = load_remediation(raw, tasks, issues)
+
     if issues or inventory is None:
         raise ConfigError(issues)
-    files = tuple(p.name for p in (hosts_path, tasks_path, schedules_path, alerts_path) if p.exists())
-    return Config(location, inventory, tasks, files, schedules, alerts)
+    paths = (hosts_path, tasks_path, schedules_path, alerts_path, remediation_path)
+    files = tuple(p.name for p in paths if p.exists())
+    return Config(location, inventory, tasks, files, schedules, alerts, remediation)
