@@ -15,7 +15,16 @@ from collections.abc import Callable, Sequence
 from typing import NoReturn
 
 from fleetdeck import __version__
-from fleetdeck.cli import alerts_cmd, health_cmd, history_cmd, inventory_cmds, run_cmds, schedules_cmd, top_cmd
+from fleetdeck.cli import (
+    alerts_cmd,
+    daemon_cmd,
+    health_cmd,
+    history_cmd,
+    inventory_cmds,
+    run_cmds,
+    schedules_cmd,
+    top_cmd,
+)
 from fleetdeck.core.errors import ConfigError, FleetdeckError, UsageError
 from fleetdeck.core.selector import SelectorError
 
@@ -115,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
         ip.add_argument("file", nargs=nargs, metavar="FILE")
         ip.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout (never overwrites)")
     alerts_cmd.add_parsers(sub)
+    daemon_cmd.add_parsers(sub)
     return parser
 
 
@@ -133,6 +143,7 @@ _COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
     "top": top_cmd.cmd_top,
     "schedules": schedules_cmd.cmd_schedules,
     **alerts_cmd.HANDLERS,
+    **daemon_cmd.HANDLERS,
 }
 
 

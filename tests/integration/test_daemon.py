@@ -1,0 +1,93 @@
+"""``fleetdeck daemon`` end to end on the real SSH fleet: alert fires, remediation runs, SIGTERM is clean."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from fleet import FleetFactory
+
+pytestmark = pytest.mark.ssh
+
+TASKS = """
+[tasks.mark]
+description = "leave a trace that remediation ran"
+command = "echo remediated {host} >> {path}"
+params.path = { type = "str", pattern = "^/" }
+"""
+
+ALERTS = """
+[[rules]]
+name = "RootUsed"
+expr = 'disk_used_pct{{mount="/"}} > 0'
+for = "2s"
+severity = "warning"
+annotations = {{ summary = "{{host}}: / is {{value:.0f}}% used" }}
+remediate = {{ task = "mark", params = {{ path = "{marker}" }} }}
+"""
+
+REMEDIATION = """
+allow = ["mark"]
+cooldown = "1h"
+max_runs_per_hour = 10
+max_hosts_per_run = 5
+batch_window = "1s"
+"""
+
+
+def fd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "fleetdeck", *args], env=env, capture_output=True, text=True,
+                          timeout=60)  # fmt: skip
+
+
+def test_alert_fires_remediation_runs_and_sigterm_stops_cleanly(make_fleet: FleetFactory, tmp_path: Path) -> None:
+    fleet = make_fleet(2)
+    shared = Path(tempfile.mkdtemp(prefix="fd-daemon-"))
+    shared.chmod(0o777)
+    marker = shared / "marker"
+    config = tmp_path / "config"
+    shutil.copytree(fleet.config_dir, config)
+    (config / "tasks.toml").write_text(TASKS)
+    (config / "alerts.toml").write_text(ALERTS.format(marker=marker))
+    (config / "remediation.toml").write_text(REMEDIATION)
+    env = {**os.environ, "FLEETDECK_CONFIG": str(config), "FLEETDECK_STATE": str(tmp_path / "state")}
+    assert fd(env, "check").returncode == 0
+    log = tmp_path / "daemon.log"
+    with log.open("w") as out:
+        daemon = subprocess.Popen([sys.executable, "-m", "fleetdeck", "daemon", "--interval", "1"], env=env,
+                                  stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    try:
+        names = [n for n, _ in fleet.hosts]
+        deadline = time.monotonic() + 40
+        while time.monotonic() < deadline:
+            if marker.exists() and all(f"remediated {n}" in marker.read_text() for n in names):
+                break
+            time.sleep(0.3)
+        text = log.read_text()
+        assert marker.exists(), text
+        assert sorted(marker.read_text().split("\n")[:-1]) == sorted(f"remediated {n}" for n in names), text
+        for n in names:
+            assert f"alert RootUsed@{n}:/ pending -> firing" in text
+        alerts = json.loads(fd(env, "alerts", "--json").stdout)
+        assert {(a["rule"], a["host"], a["state"]) for a in alerts} >= {("RootUsed", n, "firing") for n in names}
+        runs = json.loads(fd(env, "history", "--json").stdout)
+        [run] = [r for r in runs if r["task"] == "mark"]
+        assert run["automatic"] is True and "remediation for alert RootUsed" in run["reason"]
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        code = daemon.wait(timeout=20)
+        shutil.rmtree(shared, ignore_errors=True)
+    assert code == 0, log.read_text()
+    assert "fleetdeck daemon: stopped" in log.read_text()
+    # One run for both hosts: the cooldown and the batching held (no duplicate remediation).
+    runs = json.loads(fd(env, "history", "--json").stdout)
+    assert len([r for r in runs if r["task"] == "mark"]) == 1
