@@ -7,10 +7,8 @@ swapping the rule set (a config reload), and from the hosts themselves going dow
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import json
-import sys
 import time
 import tomllib
 from collections.abc import Callable
@@ -23,7 +21,7 @@ from fleetdeck import cli
 from fleetdeck.cli import alerts_cmd
 from fleetdeck.core.alerts import AlertChanged, AlertEvent, AlertsConfig, AlertService, AlertStore, load_alerts
 from fleetdeck.core.config import load_config
-from fleetdeck.core.errors import ConfigIssue, FleetdeckError
+from fleetdeck.core.errors import ConfigIssue
 from fleetdeck.core.health.collector import CollectorSettings, HealthCollector
 from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.transport import SshTransport
@@ -58,18 +56,7 @@ def firing(service: AlertService) -> set[str]:
 
 def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     """The command line in-process (through ``fleetdeck.cli.main`` once it registers these commands)."""
-    if "alerts" in cli._COMMANDS:
-        code = cli.main(list(argv))
-    else:
-        parser = argparse.ArgumentParser(prog="fleetdeck")
-        parser.add_argument("--config")
-        alerts_cmd.add_parsers(parser.add_subparsers(dest="command"))
-        args = parser.parse_args(list(argv))
-        try:
-            code = alerts_cmd.HANDLERS[args.command](args)
-        except FleetdeckError as exc:
-            print(f"fleetdeck: {exc}", file=sys.stderr)
-            code = exc.exit_code
+    code = cli.main(list(argv))
     out = capsys.readouterr()
     return code, out.out, out.err
 

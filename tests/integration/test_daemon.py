@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 
 from fleet import FleetFactory
+from integration.test_notify_receiver import Receiver
 
 pytestmark = pytest.mark.ssh
 
@@ -27,12 +28,31 @@ params.path = { type = "str", pattern = "^/" }
 
 ALERTS = """
 [[rules]]
+name = "HostDown"
+expr = "host_down"
+for = "2s"
+severity = "critical"
+annotations = {{ summary = "{{host}} is down" }}
+
+[[rules]]
 name = "RootUsed"
 expr = 'disk_used_pct{{mount="/"}} > 0'
 for = "2s"
 severity = "warning"
 annotations = {{ summary = "{{host}}: / is {{value:.0f}}% used" }}
 remediate = {{ task = "mark", params = {{ path = "{marker}" }} }}
+"""
+
+NOTIFY = """
+[defaults]
+channels = ["hook"]
+group_wait = "1s"
+group_interval = "1s"
+
+[[channels]]
+name = "hook"
+type = "webhook"
+url = "{url}"
 """
 
 REMEDIATION = """
@@ -49,7 +69,26 @@ def fd(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
                           timeout=60)  # fmt: skip
 
 
+def wait_for(pred, timeout: float) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if pred():
+            return True
+        time.sleep(0.3)
+    return bool(pred())
+
+
+def alerts_seen(receiver: Receiver) -> list[tuple[str, str, str]]:
+    """(status, alertname, host) of every alert in every webhook delivery, in order."""
+    out = []
+    for req in receiver.requests("/alerts"):
+        for alert in req.json()["alerts"]:
+            out.append((alert["status"], alert["labels"].get("alertname", ""), alert["labels"].get("host", "")))
+    return out
+
+
 def test_alert_fires_remediation_runs_and_sigterm_stops_cleanly(make_fleet: FleetFactory, tmp_path: Path) -> None:
+    receiver = Receiver().start()
     fleet = make_fleet(2)
     shared = Path(tempfile.mkdtemp(prefix="fd-daemon-"))
     shared.chmod(0o777)
@@ -59,6 +98,7 @@ def test_alert_fires_remediation_runs_and_sigterm_stops_cleanly(make_fleet: Flee
     (config / "tasks.toml").write_text(TASKS)
     (config / "alerts.toml").write_text(ALERTS.format(marker=marker))
     (config / "remediation.toml").write_text(REMEDIATION)
+    (config / "notify.toml").write_text(NOTIFY.format(url=receiver.url("/alerts")))
     env = {**os.environ, "FLEETDECK_CONFIG": str(config), "FLEETDECK_STATE": str(tmp_path / "state")}
     assert fd(env, "check").returncode == 0
     log = tmp_path / "daemon.log"
@@ -82,6 +122,13 @@ def test_alert_fires_remediation_runs_and_sigterm_stops_cleanly(make_fleet: Flee
         runs = json.loads(fd(env, "history", "--json").stdout)
         [run] = [r for r in runs if r["task"] == "mark"]
         assert run["automatic"] is True and "remediation for alert RootUsed" in run["reason"]
+        # The firing alerts reached the webhook (Alertmanager v4 JSON).
+        assert wait_for(lambda: {("firing", "RootUsed", n) for n in names} <= set(alerts_seen(receiver)), 20)
+        # A host going down fires HostDown; coming back resolves it, and both reach the webhook.
+        fleet.crash_sshd()
+        assert wait_for(lambda: ("firing", "HostDown", names[0]) in alerts_seen(receiver), 30), log.read_text()
+        fleet.start_sshd()
+        assert wait_for(lambda: ("resolved", "HostDown", names[0]) in alerts_seen(receiver), 40), log.read_text()
     finally:
         daemon.send_signal(signal.SIGTERM)
         code = daemon.wait(timeout=20)
@@ -91,3 +138,15 @@ def test_alert_fires_remediation_runs_and_sigterm_stops_cleanly(make_fleet: Flee
     # One run for both hosts: the cooldown and the batching held (no duplicate remediation).
     runs = json.loads(fd(env, "history", "--json").stdout)
     assert len([r for r in runs if r["task"] == "mark"]) == 1
+    # A restart resumes the outbox and sends nothing twice.
+    delivered = len(receiver.requests("/alerts"))
+    with log.open("a") as out:
+        again = subprocess.Popen([sys.executable, "-m", "fleetdeck", "daemon", "--interval", "1"], env=env,
+                                 stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
+    time.sleep(6)
+    again.send_signal(signal.SIGTERM)
+    assert again.wait(timeout=20) == 0
+    keys = [r.headers["idempotency-key"] for r in receiver.requests("/alerts")]
+    assert len(keys) == len(set(keys)), "a notification was delivered twice"
+    assert len(keys) >= delivered
+    receiver.stop()

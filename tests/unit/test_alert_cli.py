@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import argparse
 import json
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,28 +11,13 @@ import pytest
 from fleetdeck import cli
 from fleetdeck.cli import alerts_cmd
 from fleetdeck.core.alerts import AlertEngine, AlertsConfig, AlertStore, load_alerts
-from fleetdeck.core.errors import ConfigError, ConfigIssue, FleetdeckError
+from fleetdeck.core.errors import ConfigIssue
 from fleetdeck.core.health.sample import HealthSample
 
 
 def _main(argv: list[str]) -> int:
     """``fleetdeck.cli.main`` once the commands are registered there; until then the same parsing and errors."""
-    if "alerts" in cli._COMMANDS:
-        return cli.main(argv)
-    parser = cli._Parser(prog="fleetdeck")
-    parser.add_argument("--config", metavar="DIR")
-    alerts_cmd.add_parsers(parser.add_subparsers(dest="command", metavar="COMMAND"))
-    args: argparse.Namespace = parser.parse_args(argv)
-    try:
-        return alerts_cmd.HANDLERS[args.command](args)
-    except ConfigError as exc:
-        for issue in exc.issues:
-            print(f"fleetdeck: {issue}", file=sys.stderr)
-        return exc.exit_code
-    except FleetdeckError as exc:
-        for line in str(exc).splitlines():
-            print(f"fleetdeck: {line}", file=sys.stderr)
-        return exc.exit_code
+    return cli.main(argv)
 
 
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:

@@ -50,6 +50,11 @@ def store(tmp_path: Path) -> Iterator[RunStore]:
         yield s
 
 
+def sink_store(sink: StoreSink) -> RunStore:
+    """The store a sink writes to: closing a sink leaves the commit wait to the caller."""
+    return sink._store
+
+
 def start(
     run_id: str,
     hosts: tuple[str, ...],
@@ -73,6 +78,7 @@ def record_run(store: RunStore, run_id: str, t: float, hosts: tuple[str, ...] = 
         sink.handle(HostFinished(run_id, host, "ok" if exit_code == 0 else "failed", exit_code, 0.2, time=t + 0.2))
     sink.handle(finish(run_id, t + 1, exit_code))
     sink.close()
+    sink_store(sink).flush()
 
 
 def replay(store: RunStore, run_ref: str, host: str) -> list[tuple[Stream, bytes]]:
@@ -121,6 +127,7 @@ def test_run_lifecycle_records_everything_and_replays_byte_for_byte(store: RunSt
     sink.handle(HostFinished(run_id, "cache01", "timeout", None, 30.0, kill_confirmed=True, time=T0 + 31))
     sink.handle(RunFinished(run_id, {"ok": 1, "failed": 1, "timeout": 1}, exit_code=1, duration_s=31.0, time=T0 + 31))
     sink.close()
+    sink_store(sink).flush()
 
     for host, chunks in INTERLEAVED.items():
         assert replay(store, run_id, host) == chunks
@@ -177,6 +184,7 @@ def test_run_statuses_are_derived(store: RunStore) -> None:
     assert store.list_runs(limit=1)[0].id == "r-ok"
     assert store.get_run("r-running").duration_s is None
     sink.close()
+    sink_store(sink).flush()
 
 
 def test_output_of_a_host_that_never_finishes_is_still_on_disk(store: RunStore) -> None:
@@ -190,6 +198,7 @@ def test_output_of_a_host_that_never_finishes_is_still_on_disk(store: RunStore) 
     assert (store.run_dir("r1") / "b.out").read_bytes() == b"still going\n"
     assert (store.run_dir("r1") / "b.err").read_bytes() == b"\x1b[31mred\x1b[0m\n"
     sink.close()
+    sink_store(sink).flush()
 
 
 # -- big output ----------------------------------------------------------------------------------------------------
@@ -209,6 +218,7 @@ def test_100_mb_of_output_streams_through_in_little_memory(store: RunStore) -> N
         sink.handle(HostFinished("big", "bulk", "ok", 0, 9.0))
         sink.handle(finish("big", T0 + 10))
         sink.close()
+        sink_store(sink).flush()
         _, write_peak = tracemalloc.get_traced_memory()
         tracemalloc.reset_peak()
         replayed = hashlib.sha256()
@@ -240,6 +250,7 @@ def test_a_chunk_larger_than_the_read_size_replays_in_pieces(tmp_path: Path, sto
     sink.handle(Output("r", "h", "stdout", big))
     sink.handle(Output("r", "h", "stderr", b"after"))
     sink.close()
+    sink_store(sink).flush()
     chunks = replay(store, "r", "h")
     assert chunks[0] == ("stderr", b"before") and chunks[-1] == ("stderr", b"after")
     assert all(s == "stdout" for s, _ in chunks[1:-1]) and b"".join(d for _, d in chunks[1:-1]) == big
@@ -267,6 +278,7 @@ def test_a_run_cut_short_is_listed_as_interrupted_with_its_output(tmp_path: Path
         assert replay(second, "last", "c") == []
         assert second.hosts_with_status("last", {UNFINISHED}) == ["b", "c"]
     sink.close()
+    sink_store(sink).flush()
 
 
 def test_a_killed_process_leaves_readable_runs_and_every_byte(tmp_path: Path) -> None:
@@ -378,6 +390,7 @@ def test_host_names_are_made_safe_for_file_names(store: RunStore) -> None:
         sink.handle(HostFinished("r", host, "ok", 0, 0.1))
     sink.handle(finish("r", T0 + 1))
     sink.close()
+    sink_store(sink).flush()
 
     run_dir = store.run_dir("r")
     assert not (run_dir.parent / "evil.out").exists() and not (store.state_dir / "evil.out").exists()
@@ -476,6 +489,7 @@ def test_readers_see_committed_runs_while_the_writer_works(store: RunStore) -> N
                 store.flush()
         sink.handle(finish("busy", T0 + 5))
         sink.close()
+        sink_store(sink).flush()
     finally:
         stop.set()
         reader.join()
@@ -502,6 +516,7 @@ def test_prune_keeps_the_newest_runs_and_their_files(store: RunStore) -> None:
     with pytest.raises(ValueError):
         store.prune(-1)
     sink.close()
+    sink_store(sink).flush()
 
 
 def test_a_closed_store_refuses_writes_but_keeps_reading(tmp_path: Path) -> None:

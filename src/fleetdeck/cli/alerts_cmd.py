@@ -46,38 +46,6 @@ EVAL_NOTE = (
 )
 
 
-def add_parsers(sub: argparse._SubParsersAction[P]) -> None:
-    """Add ``alerts`` (with ``ack``) and ``silence`` (with ``add``, ``list``, ``expire``) to the command parser."""
-    p = sub.add_parser("alerts", help="current alerts from the alert store; --eval checks the rules once now")
-    p.add_argument("--json", action="store_true", help="print a JSON list")
-    p.add_argument("--all", action="store_true", help="include silenced alerts")
-    p.add_argument("--eval", action="store_true", help="collect health once and evaluate the rules now")
-    p.add_argument("-t", "--targets", metavar="SELECTOR", help="with --eval: hosts to evaluate (default: all)")
-    actions = p.add_subparsers(dest="alerts_action", metavar="ACTION")
-    a = actions.add_parser("ack", help="acknowledge a firing alert: fleetdeck alerts ack HighCPU@web01")
-    a.add_argument("key", metavar="KEY", help="the alert as listed, e.g. HighCPU@web01 or RootDiskFull@web01:/")
-    a.add_argument("--by", metavar="NAME", help="who acknowledges (default: your user name)")
-
-    p = sub.add_parser("silence", help="mute notifications of matching alerts for a while")
-    actions = p.add_subparsers(dest="silence_action", metavar="ACTION", required=True)
-    a = actions.add_parser("add", help="fleetdeck silence add rule=HighCPU host=web* --for 2h --reason TEXT")
-    a.add_argument(
-        "matchers",
-        nargs="+",
-        metavar="MATCHER",
-        help="NAME=VALUE or NAME!=VALUE over rule, host, severity, mount, labels",
-    )
-    a.add_argument("--for", dest="duration", required=True, metavar="DURATION", help='how long, e.g. "30m", "2h"')
-    a.add_argument("--reason", required=True, metavar="TEXT", help="why, for whoever is on call next")
-    a.add_argument("--by", metavar="NAME", help="who silences (default: your user name)")
-    a.add_argument("--json", action="store_true", help="print the new silence as JSON")
-    a = actions.add_parser("list", help="silences in force")
-    a.add_argument("--json", action="store_true", help="print a JSON list")
-    a.add_argument("--all", action="store_true", help="include expired silences (kept 30 days)")
-    a = actions.add_parser("expire", help="end a silence now")
-    a.add_argument("id", type=int, metavar="ID", help="the silence's number, as listed")
-
-
 def _user() -> str:
     try:
         return getpass.getuser()
@@ -297,7 +265,3 @@ def cmd_silence(args: argparse.Namespace) -> int:
         "expire": _silence_expire,
     }
     return actions[args.silence_action](args)
-
-
-HANDLERS: dict[str, Callable[[argparse.Namespace], int]] = {"alerts": cmd_alerts, "silence": cmd_silence}
-"""Command name to handler, for ``fleetdeck.cli``'s command table."""

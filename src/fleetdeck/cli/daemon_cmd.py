@@ -10,7 +10,6 @@ import signal
 import sys
 from collections.abc import Callable
 from dataclasses import asdict
-from typing import Any
 
 from fleetdeck.cli.inventory_cmds import load
 from fleetdeck.cli.output import print_table
@@ -23,20 +22,6 @@ from fleetdeck.core.runner.events import Sink
 from fleetdeck.core.transport.rlimit import raise_nofile
 
 
-def add_parsers(sub: Any) -> None:
-    """Register ``daemon`` and ``remediation``."""
-    p = sub.add_parser("daemon", help="run health collection, alerts, notifications, schedules and remediation")
-    p.add_argument("--interval", type=float, default=2.0, metavar="S", help="seconds between health samples")
-    p = sub.add_parser("remediation", help="list, approve or deny remediation runs waiting for approval")
-    rsub = p.add_subparsers(dest="action", metavar="ACTION", required=True)
-    lp = rsub.add_parser("list", help="remediations waiting for approval")
-    lp.add_argument("--all", action="store_true", help="also decided ones")
-    lp.add_argument("--json", action="store_true", help="print a JSON list")
-    for action in ("approve", "deny"):
-        ap = rsub.add_parser(action, help=f"{action} a waiting remediation")
-        ap.add_argument("id", type=int, metavar="ID")
-
-
 def cmd_daemon(args: argparse.Namespace) -> int:
     """Run unattended until SIGTERM or SIGINT."""
     config = load(args)
@@ -44,11 +29,10 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     raise_nofile()
     state = state_dir()
     notifier = None
-    notify_config = getattr(config, "notify", None)
-    if notify_config is not None and getattr(notify_config, "channels", None):
+    if config.notify.channels:
         from fleetdeck.core.notify.notifier import Notifier
 
-        notifier = Notifier(notify_config, state)
+        notifier = Notifier(config.notify, state)
 
     async def go() -> int:
         stop = asyncio.Event()
@@ -98,6 +82,3 @@ def cmd_remediation(args: argparse.Namespace) -> int:
     verb = "approved: the daemon starts it within a second" if request.status == "approved" else "denied"
     print(f"remediation #{request.id} ({request.task} on {','.join(request.hosts)}) {verb}")
     return 0
-
-
-HANDLERS = {"daemon": cmd_daemon, "remediation": cmd_remediation}

@@ -21,11 +21,11 @@ def load(args: argparse.Namespace) -> Config:
 def cmd_console(args: argparse.Namespace) -> int:
     """Start the Textual console on the configured hosts."""
     config = load(args)
-    from fleetdeck.core.health.local import LocalHealthSource
     from fleetdeck.ui.app import FleetdeckApp
+    from fleetdeck.ui.context import ConsoleContext
 
-    local = [h.name for h in config.inventory if h.is_local]
-    app = FleetdeckApp(LocalHealthSource(local), config_dir=config.dir, user_themes_dir=config.dir / "themes")
+    context = ConsoleContext.from_config(config, state_dir())
+    app = FleetdeckApp(context, user_themes_dir=config.dir / "themes")
     app.run()
     return 0
 

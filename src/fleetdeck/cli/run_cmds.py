@@ -24,16 +24,6 @@ from fleetdeck.core.runner.sinks import GatherPrinterSink, NdjsonSink, PrinterSi
 from fleetdeck.core.tasks.params import env_name, parse_assignments
 
 
-def add_run_options(p: argparse.ArgumentParser) -> None:
-    """Options shared by ``run`` and ``exec``."""
-    out = p.add_mutually_exclusive_group()
-    out.add_argument("--json", action="store_true", help="NDJSON events on stdout, one object per line")
-    out.add_argument("--gather", action="store_true", help="group identical outputs at the end (clush -b style)")
-    p.add_argument("--max-hosts", type=int, default=64, metavar="N", help="hosts in flight at once (default 64)")
-    p.add_argument("--max-handshakes", type=int, default=32, metavar="N", help="SSH handshakes at once (default 32)")
-    p.add_argument("--no-color", action="store_true", help="no colour even on a terminal")
-
-
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a saved task (or print its plan with ``--dry-run``)."""
     config = load(args)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ def alert_notice(event: AlertChanged) -> Notice:
     resolved = event.new_state == "resolved"
     return Notice(
         kind="resolved" if resolved else "firing",
-        title=("RESOLVED: " if resolved else "") + summary,
+        title=summary,
         text=event.annotations.get("description", ""),
         severity=event.severity,
         labels=dict(event.labels),
@@ -102,8 +103,12 @@ def build_daemon(
         summary = await engine.run(replace_reason(prepared, reason), run_sinks())
         return summary.exit_code
 
+    reports = [0]
+
     def report(title: str, text: str, labels: Mapping[str, str]) -> None:
-        notify(Notice(kind="remediation", title=title, text=text, severity="info", labels=dict(labels)))
+        reports[0] += 1
+        notify(Notice(kind="remediation", title=title, text=text, severity="info", labels=dict(labels),
+                      key=f"remediation-{time.time():.0f}-{reports[0]}"))  # fmt: skip
 
     remediator = Remediator(
         config.remediation,
@@ -159,6 +164,9 @@ async def run_daemon(
             await asyncio.sleep(2.0)
             handle(parts.alerts.tick())
 
+    if notifier is not None:
+        for problem in config.notify.missing_env(os.environ):
+            log("warning", f"notifications: {problem} is not set in the environment; that channel waits")
     handle(parts.alerts.start())
     interval = settings or CollectorSettings()
     collector = build_collector(config.inventory, list(config.inventory), on_sample, state=state,

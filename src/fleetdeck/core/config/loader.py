@@ -21,6 +21,7 @@ from fleetdeck.core.automation.schedules import Schedule, load_schedules
 from fleetdeck.core.config.messages import issues_from_validation
 from fleetdeck.core.config.schema import HostEntry, HostsFile, TaskEntry, TasksFile
 from fleetdeck.core.errors import ConfigError, ConfigIssue, format_key_path
+from fleetdeck.core.notify.config import NOTIFY_FILE, NotifyConfig, load_notify
 from fleetdeck.core.inventory import Inventory, build_inventory
 from fleetdeck.core.paths import ConfigLocation, find_config_dir
 from fleetdeck.core.tasks.model import Task, build_tasks
@@ -50,6 +51,7 @@ class Config:
     schedules: list[Schedule] = field(default_factory=list)
     alerts: AlertsConfig = field(default_factory=AlertsConfig)
     remediation: RemediationConfig = field(default_factory=RemediationConfig)
+    notify: NotifyConfig = field(default_factory=NotifyConfig)
 
     @property
     def dir(self) -> Path:
@@ -161,8 +163,15 @@ def load_config(config_dir: str | Path | None = None) -> Config:
         if raw is not None:
             remediation = load_remediation(raw, tasks, issues)
 
+    notify = NotifyConfig()
+    notify_path = root / NOTIFY_FILE
+    if notify_path.exists():
+        raw = read_toml(notify_path, issues)
+        if raw is not None:
+            notify = load_notify(raw, issues)
+
     if issues or inventory is None:
         raise ConfigError(issues)
-    paths = (hosts_path, tasks_path, schedules_path, alerts_path, remediation_path)
+    paths = (hosts_path, tasks_path, schedules_path, alerts_path, remediation_path, notify_path)
     files = tuple(p.name for p in paths if p.exists())
-    return Config(location, inventory, tasks, files, schedules, alerts, remediation)
+    return Config(location, inventory, tasks, files, schedules, alerts, remediation, notify)

@@ -7,6 +7,7 @@ The CLI and the console both go through :class:`Engine`; it wires the inventory,
 
 from __future__ import annotations
 
+import asyncio
 import getpass
 import os
 import re
@@ -176,9 +177,12 @@ class Engine:
         runner = Runner(self.transports, [*sinks, StoreSink(self.store)])
         self._active[request.run_id] = runner
         try:
-            return await runner.run(request)
+            summary = await runner.run(request)
         finally:
             self._active.pop(request.run_id, None)
+        # The record is complete when this returns (history, @last.failed), without blocking the loop.
+        await asyncio.to_thread(self.store.flush)
+        return summary
 
     def cancel(self, run_id: str | None = None) -> None:
         """Cancel one active run, or all of them."""
@@ -193,8 +197,6 @@ class Engine:
 
     async def close(self) -> None:
         """Close pooled connections and the store (the store's flush blocks, so it runs in a thread)."""
-        import asyncio
-
         await self.transports.close()
         if self._store is not None:
             await asyncio.to_thread(self._store.close)

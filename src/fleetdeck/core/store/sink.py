@@ -83,12 +83,15 @@ class StoreSink:
             self._run_finished(event)
 
     def close(self) -> None:
-        """Close any host files still open and wait until everything is committed."""
+        """Close any host files still open.
+
+        Waiting for the database commit is left to the caller (``RunStore.flush`` in a thread), because
+        this runs on the event loop, where a console must keep answering keys.
+        """
         runs, self._runs = list(self._runs.values()), {}
         for run in runs:
             for host in run.hosts.values():
                 self._close_files(host)
-        self._store.flush()
 
     # -- events ----------------------------------------------------------------------------------------------
 

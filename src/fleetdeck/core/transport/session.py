@@ -96,9 +96,17 @@ async def drive(
             _pump(session.stderr, "stderr", on_output, touch),
         )
     )
-    feeder = asyncio.ensure_future(_feed(session.stdin, stdin))
+    feeder: asyncio.Future[None] | None = None
+    if stdin is None:
+        # Nothing to send: close stdin now instead of keeping a task around for it.
+        with contextlib.suppress(OSError, ConnectionError, BrokenPipeError):
+            session.stdin.write_eof()
+    else:
+        feeder = asyncio.ensure_future(_feed(session.stdin, stdin))
     timed_out: Literal["timeout", "no_output"] | None = None
     try:
+        if timeout is None and no_output_timeout is None:
+            await asyncio.wait({readers})
         while not readers.done():
             now = loop.time()
             waits = []
@@ -127,7 +135,8 @@ async def drive(
         await asyncio.shield(stop(session))
         raise
     finally:
-        feeder.cancel()
+        if feeder is not None:
+            feeder.cancel()
         if not readers.done():
             readers.cancel()
         with contextlib.suppress(asyncio.CancelledError, Exception):

@@ -83,6 +83,25 @@ class SshTransport:
         self._pending: dict[str, asyncio.Future[asyncssh.SSHClientConnection]] = {}
         self._handshakes = asyncio.Semaphore(self.limits.max_handshakes)
         self._jump_slots: dict[str, asyncio.Semaphore] = {}
+        self._key_cache: dict[str, tuple[int, list[asyncssh.SSHKeyPair]]] = {}
+
+    def _keys(self, host: Host) -> list[asyncssh.SSHKeyPair]:
+        """The host's identity file, parsed once per file version and shared by every connection using it."""
+        assert host.identity_file is not None
+        path = Path(host.identity_file).expanduser()
+        try:
+            stamp = path.stat().st_mtime_ns
+        except OSError as exc:
+            raise TransportError(f"{host.name}: cannot read identity file {path}: {exc.strerror}") from None
+        cached = self._key_cache.get(str(path))
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        try:
+            keys = list(asyncssh.load_keypairs([str(path)]))
+        except (asyncssh.KeyImportError, OSError) as exc:
+            raise TransportError(f"{host.name}: cannot use identity file {path}: {exc}") from None
+        self._key_cache[str(path)] = (stamp, keys)
+        return keys
 
     def is_connected(self, host: Host) -> bool:
         """True when a live pooled connection to ``host`` exists."""
@@ -138,7 +157,7 @@ class SshTransport:
             "keepalive_count_max": 3,
         }
         if host.identity_file:
-            kwargs["client_keys"] = [str(Path(host.identity_file).expanduser())]
+            kwargs["client_keys"] = self._keys(host)
         if tunnel is not None:
             kwargs["tunnel"] = tunnel
         where = f"{host.user}@{host.address}:{host.port}"
