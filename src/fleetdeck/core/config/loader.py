@@ -21,8 +21,8 @@ from fleetdeck.core.automation.schedules import Schedule, load_schedules
 from fleetdeck.core.config.messages import issues_from_validation
 from fleetdeck.core.config.schema import HostEntry, HostsFile, TaskEntry, TasksFile
 from fleetdeck.core.errors import ConfigError, ConfigIssue, format_key_path
-from fleetdeck.core.notify.config import NOTIFY_FILE, NotifyConfig, load_notify
 from fleetdeck.core.inventory import Inventory, build_inventory
+from fleetdeck.core.notify.config import NOTIFY_FILE, NotifyConfig, load_notify
 from fleetdeck.core.paths import ConfigLocation, find_config_dir
 from fleetdeck.core.tasks.model import Task, build_tasks
 
