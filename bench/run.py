@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["inventory_load.py"]
+BENCHES = ["inventory_load.py", "fanout.py"]
 
 
 def main() -> int:
