@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Sequence
 from pathlib import Path
 
 import pytest
@@ -11,9 +10,11 @@ from textual.color import Color
 from textual.message import Message
 from textual.notifications import Notify
 
-from fleetdeck.core.health import HealthSample
+from fleetdeck.core.health.board import HealthBoard
+from fleetdeck.core.inventory import Inventory
 from fleetdeck.core.paths import bundled_themes_dir
 from fleetdeck.ui.app import FleetdeckApp
+from fleetdeck.ui.context import ConsoleContext
 from fleetdeck.ui.themes import (
     DEFAULT_THEME,
     SEMANTIC_VARIABLES,
@@ -32,15 +33,9 @@ success = "#00aa00"
 """
 
 
-class NoHosts:
-    """A `HealthSource` with nothing to sample: these tests only care about themes."""
-
-    @property
-    def hosts(self) -> Sequence[str]:
-        return ()
-
-    async def sample(self, host: str) -> HealthSample:
-        raise AssertionError("no host should be sampled")
+def no_hosts() -> ConsoleContext:
+    """A console with nothing to watch: these tests only care about themes."""
+    return ConsoleContext(inventory=Inventory([], {}), board=HealthBoard())
 
 
 def test_bundled_dir_is_the_checkout_themes_dir() -> None:
@@ -98,7 +93,7 @@ def test_a_broken_file_is_reported_with_its_name(tmp_path: Path, text: str, prob
 async def test_the_app_falls_back_to_the_default_and_names_the_broken_file(tmp_path: Path) -> None:
     (tmp_path / "mine.toml").write_text('name = "mine"\n[colors]\nprimary = "no-such-colour"\n', "utf-8")
     posted: list[Message] = []
-    app = FleetdeckApp(NoHosts(), theme="mine", user_themes_dir=tmp_path)
+    app = FleetdeckApp(no_hosts(), theme="mine", user_themes_dir=tmp_path)
 
     async with app.run_test(message_hook=posted.append) as pilot:
         await pilot.pause()
@@ -112,7 +107,7 @@ async def test_the_app_falls_back_to_the_default_and_names_the_broken_file(tmp_p
 
 async def test_a_user_theme_without_semantic_variables_gets_them_from_its_colours(tmp_path: Path) -> None:
     (tmp_path / "mine.toml").write_text(GOOD_THEME, encoding="utf-8")
-    app = FleetdeckApp(NoHosts(), theme="mine", user_themes_dir=tmp_path)
+    app = FleetdeckApp(no_hosts(), theme="mine", user_themes_dir=tmp_path)
 
     async with app.run_test() as pilot:
         await pilot.pause()

@@ -1,141 +1,310 @@
-"""The dashboard: the fleet's live health, one row per host, polled on a timer.
+"""The dashboard: the fleet's live health, one row per host, with the selected host's detail underneath.
 
-Each poll samples every host concurrently through the injected `HealthSource`, applies the results to the
-table in one `batch_update`, and only then arms the next poll with `set_timer`, so a slow host stretches
-the interval instead of stacking polls on top of each other (dolphie's refresh loop). A host that raises or
-does not answer in time becomes a `down` row with the reason; a sample older than a few intervals is shown
-as `stale`. The clock is injected so tests and snapshots are deterministic.
+The health collector pushes samples into the context's `HealthBoard` at its own pace; this screen drains
+the board's dirty hosts ten times a second and applies them in one `batch_update`, so only rows of hosts
+that changed are touched and only cells whose text changed are rewritten (dolphie's refresh loop, fed by
+the board instead of polls). While another screen covers it the dashboard drains nothing; the hosts stay
+dirty on the board and are drawn on its first tick back. Keys follow k9s: `/` filters, `space` marks,
+`Esc` backs out; sorting, marking all shown hosts and fetching a host's top processes have their own keys.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
-from collections.abc import Callable
-from dataclasses import replace
-
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
+from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Header
 
-from fleetdeck.core.health import HealthSample, HealthSource
+from fleetdeck.core.health.sample import HealthSample
+from fleetdeck.core.health.series import metric_value
+from fleetdeck.core.health.top import SortKey as TopKey
+from fleetdeck.ui.context import HISTORY_WINDOW_S, ConsoleContext
+from fleetdeck.ui.widgets.filter_bar import FilterBar, HostFilter
 from fleetdeck.ui.widgets.health_detail import HealthDetail
-from fleetdeck.ui.widgets.host_table import TREND_WIDTH, FleetTable
+from fleetdeck.ui.widgets.host_cells import TREND_BUCKET_S, TREND_WIDTH
+from fleetdeck.ui.widgets.host_table import FleetTable
+from fleetdeck.ui.widgets.metric_graph import GraphKind, MetricGraph
+from fleetdeck.ui.widgets.sparkline_text import PeakTrend
+from fleetdeck.ui.widgets.top_panel import TopPanel
 
-STALE_AFTER_POLLS = 3
-"""A sample older than this many refresh intervals is shown as stale rather than trusted."""
-MIN_SAMPLE_TIMEOUT_S = 5.0
-"""A host gets at least this long to answer, however short the refresh interval."""
+DRAIN_S = 0.1
+"""Seconds between drains of the health board: often enough to feel live, rarely enough to batch."""
+AGE_TICK_S = 1.0
+"""Seconds between refreshes of the detail pane's "sampled … ago"."""
+
+GRAPHS: tuple[tuple[str, str, GraphKind], ...] = (
+    ("cpu_pct", "cpu", "pct"),
+    ("mem_used_pct", "mem", "pct"),
+    ("load_per_core", "load/core", "load"),
+    ("net_rx_bps", "net rx/s", "rate"),
+    ("net_tx_bps", "net tx/s", "rate"),
+)
+"""The detail pane's history graphs: board metric, label, scale."""
 
 
 class DashboardScreen(Screen[None]):
-    """Live health of every host the source knows.
+    """Live health of every watched host.
 
     Args:
-        source: Where samples come from.
-        refresh_s: Seconds between the end of one poll and the start of the next.
-        clock: Epoch-seconds clock used to judge sample age.
+        context: The board to drain, the inventory for selector filters, `top` for process listings and
+            the clock for sample ages.
     """
 
+    CSS_PATH = "../styles/dashboard.tcss"
+    AUTO_FOCUS = "#fleet"
+    HORIZONTAL_BREAKPOINTS = [(0, "-narrow"), (100, "-wide")]
+    VERTICAL_BREAKPOINTS = [(0, "-short"), (30, "-tall")]
     BINDINGS = [
+        Binding("slash", "filter", "Filter", id="dashboard.filter"),
         Binding("s", "cycle_sort", "Sort", id="dashboard.sort"),
-        Binding("r", "refresh", "Refresh", id="dashboard.refresh"),
+        Binding("S", "flip_sort", "Reverse", id="dashboard.sort-reverse", show=False),
+        Binding("space", "toggle_mark", "Mark", id="dashboard.mark"),
+        Binding("a", "mark_shown", "Mark all", id="dashboard.mark-shown"),
+        Binding("u", "clear_marks", "Unmark all", id="dashboard.clear-marks", show=False),
+        Binding("p", "top('cpu')", "Top", id="dashboard.top-cpu"),
+        Binding("m", "top('mem')", "Top mem", id="dashboard.top-mem", show=False),
+        Binding("escape", "back", "Back", id="dashboard.back", show=False),
     ]
 
-    def __init__(self, source: HealthSource, *, refresh_s: float, clock: Callable[[], float]) -> None:
+    def __init__(self, context: ConsoleContext) -> None:
         super().__init__()
-        self._source = source
-        self._refresh_s = refresh_s
-        self._clock = clock
-        self._cpu_history: dict[str, deque[float | None]] = {}
-        self._timer: Timer | None = None
-        self._polling = False
-
-    @property
-    def sample_timeout_s(self) -> float:
-        """How long one host may take to answer before it is reported down."""
-        return max(MIN_SAMPLE_TIMEOUT_S, 2 * self._refresh_s)
+        self._ctx = context
+        self._board = context.board
+        self._detail_host: str | None = None
+        self._top_host: str | None = None
+        self._trends: dict[str, PeakTrend] = {}
+        self._pending_filter: tuple[HostFilter | None] | None = None
+        self.applied_filter: HostFilter | None = None
+        """The filter the rows currently obey (typing reaches it on the next drain tick)."""
 
     def compose(self) -> ComposeResult:
-        """Header, the fleet table, the selected host's details, and the key bindings."""
+        """Header, filter bar, fleet table, the selected host's detail, and the key bindings."""
         yield Header(show_clock=False, icon="◆")
-        yield FleetTable(self._source.hosts, id="fleet")
-        with VerticalScroll(id="detail-pane"):
-            yield HealthDetail(id="detail")
+        bar = FilterBar(self._ctx.inventory, id="filter-bar")
+        bar.display = False
+        yield bar
+        yield FleetTable(self._board.hosts, id="fleet")
+        with Horizontal(id="detail-pane"):
+            with VerticalScroll(id="detail-info"):
+                yield HealthDetail(id="detail")
+            with Vertical(id="detail-side"):
+                with Vertical(id="graphs"):
+                    for metric, label, kind in GRAPHS:
+                        yield MetricGraph(label, kind, window_s=HISTORY_WINDOW_S, id=_graph_id(metric))
+                yield TopPanel(id="top")
         yield Footer()
 
     def on_mount(self) -> None:
-        """Show the waiting state and start polling at once."""
-        self.query_one(FleetTable).focus()
+        """Draw everything the board already knows, then drain it on a clock."""
+        self._board.drain()
+        self._apply(list(self._board.latest.values()))
         self._show_detail()
-        self._start_poll()
+        self.set_interval(DRAIN_S, self.drain, name="dashboard-drain")
+        self.set_interval(AGE_TICK_S, self._show_info, name="dashboard-age")
+
+    @property
+    def table(self) -> FleetTable:
+        """The fleet table."""
+        return self.query_one(FleetTable)
+
+    def marked_hosts(self) -> list[str]:
+        """Hosts the operator marked, in the order the board lists them (for the task picker)."""
+        marked = self.table.marked
+        return [host for host in self.table.hosts if host in marked]
+
+    # -- the drain clock ------------------------------------------------------------------------
+
+    def drain(self) -> int:
+        """Apply a new filter, if one was typed, and the hosts that changed since the last drain.
+
+        Skipped while another screen (a modal included, as dolphie does) is on top: the hosts stay dirty on
+        the board until this screen is back.
+
+        Returns:
+            How many hosts changed.
+        """
+        if self.app.screen is not self:
+            return 0
+        if self._pending_filter is not None:
+            (host_filter,) = self._pending_filter
+            self._pending_filter = None
+            self._apply_filter(host_filter)
+        samples = self._board.drain()
+        if samples:
+            self._apply(samples)
+        return len(samples)
+
+    def _apply(self, samples: list[HealthSample]) -> None:
+        table = self.table
+        with self.app.batch_update():
+            table.update_hosts((sample, self._trend(sample.host)) for sample in samples)
+            self._update_title()
+            cursor = table.cursor_host
+            if cursor is not None and any(sample.host == cursor for sample in samples):
+                self._show_detail()
+
+    def _trend(self, host: str) -> tuple[float | None, ...]:
+        """The host's CPU peaks, one per trend character, updated from the points added since last drain."""
+        series = self._board.history.series(host, "cpu_pct")
+        if series is None:
+            return ()
+        trend = self._trends.get(host)
+        if trend is None:
+            trend = self._trends[host] = PeakTrend(TREND_BUCKET_S, TREND_WIDTH)
+        return trend.update(series.recent)
+
+    def _update_title(self) -> None:
+        table = self.table
+        total = len(table.hosts)
+        parts = [f"hosts {total}"]
+        if len(table.shown_hosts) != total:
+            parts.append(f"{len(table.shown_hosts)} shown")
+        statuses = [sample.status for sample in self._board.latest.values()]
+        for status in ("down", "stale"):
+            count = statuses.count(status)
+            if count:
+                parts.append(f"{count} {status}")
+        if table.marked:
+            parts.append(f"{len(table.marked)} marked")
+        title = " · ".join(parts)
+        if table.border_title != title:
+            table.border_title = title
+
+    # -- detail pane ----------------------------------------------------------------------------
+
+    @on(DataTable.RowHighlighted, "#fleet")
+    def _cursor_moved(self) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        """Point the detail pane at the cursor's host: its info, its graphs, and no stale top listing."""
+        host = self.table.cursor_host
+        pane = self.query_one("#detail-pane")
+        if host != self._detail_host:
+            self._detail_host = host
+            pane.border_title = host or "no host"
+            pane.border_subtitle = self._where(host)
+            if self._top_host is not None and self._top_host != host:
+                self._hide_top()
+        self._show_info()
+        sample = self.table.sample_for(host) if host is not None else None
+        history = self._board.history
+        for metric, _, _ in GRAPHS:
+            series = history.series(host, metric) if host is not None else None
+            current = metric_value(sample, metric) if sample is not None and sample.status != "down" else None
+            graph = self.query_one(f"#{_graph_id(metric)}", MetricGraph)
+            graph.show(series.recent if series is not None else (), current)
+
+    def _show_info(self) -> None:
+        host = self._detail_host
+        sample = self.table.sample_for(host) if host is not None else None
+        self.query_one(HealthDetail).show(sample, self._ctx.clock(), waiting_for=host)
+
+    def _where(self, host: str | None) -> str:
+        """Address and groups of an inventory host, for the pane's subtitle."""
+        if host is None or host not in self._ctx.inventory:
+            return ""
+        entry = self._ctx.inventory.get(host)
+        where = "this machine" if entry.is_local else entry.address
+        groups = " ".join(f"@{group}" for group in entry.groups)
+        return f"{where} · {groups}" if groups else where
+
+    # -- actions --------------------------------------------------------------------------------
+
+    def action_filter(self) -> None:
+        """Open the filter bar."""
+        self.query_one(FilterBar).open()
 
     def action_cycle_sort(self) -> None:
         """Order the rows by the next column."""
-        self.query_one(FleetTable).cycle_sort()
+        self.table.cycle_sort()
 
-    def action_refresh(self) -> None:
-        """Poll now instead of waiting for the timer; ignored while a poll is running."""
-        if self._polling:
+    def action_flip_sort(self) -> None:
+        """Reverse the order."""
+        self.table.flip_sort()
+
+    def action_toggle_mark(self) -> None:
+        """Mark or unmark the cursor's host."""
+        host = self.table.cursor_host
+        if host is not None:
+            self.table.toggle_mark(host)
+            self._update_title()
+
+    def action_mark_shown(self) -> None:
+        """Mark every host the filter shows (marks on hidden hosts stay)."""
+        self.table.set_marks(self.table.marked | set(self.table.shown_hosts))
+        self._update_title()
+
+    def action_clear_marks(self) -> None:
+        """Unmark every host, shown or not."""
+        self.table.set_marks(())
+        self._update_title()
+
+    def action_top(self, key: str) -> None:
+        """Fetch the cursor host's top processes by `key` (`cpu` or `mem`) into the detail pane."""
+        top = self._ctx.top
+        host = self.table.cursor_host
+        if top is None:
+            self.notify("Process listings are not available in this console.", severity="warning")
             return
-        if self._timer is not None:
-            self._timer.stop()
-        self._start_poll()
+        if host is None:
+            return
+        by: TopKey = "mem" if key == "mem" else "cpu"
+        self._top_host = host
+        self.query_one("#detail-pane").add_class("-top")
+        panel = self.query_one(TopPanel)
+        panel.fetching(host, by)
+        self.run_worker(self._fetch_top(host, by), name="top", group="top", exclusive=True, exit_on_error=False)
 
-    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        """Follow the cursor with the detail pane."""
-        self._show_detail()
-
-    def _start_poll(self) -> None:
-        self._polling = True
-        self.run_worker(self._poll(), name="health-poll", group="health-poll", exclusive=True)
-
-    async def _poll(self) -> None:
-        """Sample every host at once, show the results, then arm the next poll."""
+    async def _fetch_top(self, host: str, key: TopKey) -> None:
+        """Fetch in a worker; a failure is shown in the panel, never raised into the app."""
+        top = self._ctx.top
+        assert top is not None
         try:
-            samples = await asyncio.gather(*(self._sample(host) for host in self._source.hosts))
-        finally:
-            self._polling = False
-        self._apply(samples)
-        self._timer = self.set_timer(self._refresh_s, self._start_poll, name="health-poll")
-
-    async def _sample(self, host: str) -> HealthSample:
-        """One host's sample; failures become a `down` sample so other hosts still show."""
-        timeout = self.sample_timeout_s
-        try:
-            return await asyncio.wait_for(self._source.sample(host), timeout)
-        except TimeoutError:
-            reason = f"no answer within {timeout:.0f}s"
+            processes = await top(host, key)
         except Exception as error:
-            reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
-        return HealthSample(host=host, time=self._clock(), status="down", reason=reason)
+            if self._top_host == host:
+                self.query_one(TopPanel).failed(host, key, str(error) or type(error).__name__)
+            return
+        if self._top_host == host:
+            self.query_one(TopPanel).show(host, key, processes)
 
-    def _apply(self, samples: list[HealthSample]) -> None:
-        table = self.query_one(FleetTable)
-        now = self._clock()
+    def action_back(self) -> None:
+        """Close the process listing, else drop the filter."""
+        if self._top_host is not None:
+            self._hide_top()
+            return
+        bar = self.query_one(FilterBar)
+        if bar.display or bar.host_filter is not None:
+            bar.action_clear()
+
+    def _hide_top(self) -> None:
+        self._top_host = None
+        self.workers.cancel_group(self, "top")
+        self.query_one("#detail-pane").remove_class("-top")
+
+    # -- filter ---------------------------------------------------------------------------------
+
+    @on(FilterBar.Changed)
+    def _filter_changed(self, event: FilterBar.Changed) -> None:
+        # Applied on the next drain tick, so a burst of keystrokes rebuilds the rows once, not per key.
+        self._pending_filter = (event.host_filter,)
+
+    def _apply_filter(self, host_filter: HostFilter | None) -> None:
+        self.applied_filter = host_filter
+        table = self.table
         with self.app.batch_update():
-            for sample in samples:
-                shown = self._judge_age(sample, now)
-                history = self._cpu_history.setdefault(sample.host, deque(maxlen=TREND_WIDTH))
-                history.append(shown.cpu_pct if shown.status == "up" else None)
-                table.show(shown, history)
-            table.resort()
+            table.set_filter(None if host_filter is None else host_filter.matches)
+            self.query_one(FilterBar).show_count(len(table.shown_hosts), len(table.hosts))
+            self._update_title()
             self._show_detail()
 
-    def _judge_age(self, sample: HealthSample, now: float) -> HealthSample:
-        """Mark an `up` sample stale when its numbers are too old to trust."""
-        age = now - sample.time
-        if sample.status != "up" or age <= STALE_AFTER_POLLS * self._refresh_s:
-            return sample
-        return replace(sample, status="stale", reason="no fresh sample")
+    @on(FilterBar.Done)
+    def _filter_done(self) -> None:
+        self.table.focus()
 
-    def _show_detail(self) -> None:
-        table = self.query_one(FleetTable)
-        host = table.cursor_host
-        pane = self.query_one("#detail-pane", VerticalScroll)
-        pane.border_title = host or "no host"
-        sample = table.sample_for(host) if host is not None else None
-        self.query_one(HealthDetail).show(sample, self._clock(), waiting_for=host)
+
+def _graph_id(metric: str) -> str:
+    return f"graph-{metric.replace('_', '-')}"

@@ -1,8 +1,9 @@
 """The detail pane under the fleet table: everything known about the selected host.
 
-Where the table has one number per concern, this pane spells them out: OS and kernel, the CPU split,
-all three load averages, memory totals, I/O rates and every filesystem with its inode use. Styles are
-theme variables in the content itself (`$health-crit`, `$muted`), so a theme switch recolours it as is.
+Where the table has one number per concern, this pane spells them out: state (with the reason when a
+host is stale or down), OS and kernel, the CPU split and every core, all three load averages, memory
+totals, I/O rates and every filesystem with its inode use. Styles are theme variables in the content
+itself (`$health-crit`, `$muted`), so a theme switch recolours it as is.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from fleetdeck.ui.widgets.health_format import (
     pct,
     pct_level,
 )
+from fleetdeck.ui.widgets.sparkline_text import sparkline
 
 _LEVEL_STYLE: dict[Level, str] = {"ok": "", "warn": "$health-warn", "crit": "$health-crit bold"}
 _STATUS_STYLE = {"up": "$health-ok", "stale": "$health-warn", "down": "$host-down bold"}
@@ -53,7 +55,7 @@ def describe(sample: HealthSample | None, now: float, *, waiting_for: str | None
     age = f"sampled {human_duration(now - sample.time)} ago"
     state: list[Part] = [_label("state"), (sample.status, _STATUS_STYLE[sample.status])]
     if sample.reason:
-        state += [": ", sample.reason]
+        state += [": ", sample.reason.removeprefix(f"{sample.host}: ")]  # the pane's title names the host
     if sample.status == "down":
         return _lines([[*state, _SEP, (age, "$muted")]])
     if sample.uptime_s is not None:
@@ -64,7 +66,18 @@ def describe(sample: HealthSample | None, now: float, *, waiting_for: str | None
     system: list[Part] = [_label("os"), sample.os_name or MISSING]
     if sample.kernel:
         system += [_SEP, ("kernel ", "$muted"), sample.kernel]
-    return _lines([state, system, _cpu(sample), _load(sample), _memory(sample), _io(sample), *_filesystems(sample)])
+    return _lines(
+        [
+            state,
+            system,
+            _cpu(sample),
+            _cores(sample),
+            _load(sample),
+            _memory(sample),
+            _io(sample),
+            *_filesystems(sample),
+        ]
+    )
 
 
 def _cpu(sample: HealthSample) -> list[Part]:
@@ -80,6 +93,19 @@ def _cpu(sample: HealthSample) -> list[Part]:
         ("  steal ", "$muted"),
         pct(sample.cpu_steal_pct),
     ]
+
+
+def _cores(sample: HealthSample) -> list[Part]:
+    """One block per logical CPU on a 0-100 scale, so a single pegged core stands out of an idle average."""
+    per_core = sample.cpu_per_core_pct
+    if not per_core:
+        return [_label("cores"), (MISSING, "$muted")]
+    parts: list[Part] = [_label("cores")]
+    for value in per_core:
+        parts.append((sparkline([value], 1), _LEVEL_STYLE[pct_level(value)] or "$primary"))
+    busiest = max(per_core)
+    parts += [("  busiest ", "$muted"), _judged(pct(busiest), pct_level(busiest))]
+    return parts
 
 
 def _load(sample: HealthSample) -> list[Part]:
@@ -101,11 +127,11 @@ def _memory(sample: HealthSample) -> list[Part]:
         _judged(pct(sample.mem_used_pct), pct_level(sample.mem_used_pct), width=4),
         "   ",
         human_bytes(used),
-        (" used of ", "$muted"),
+        (" of ", "$muted"),
         human_bytes(sample.mem_total_bytes),
         (" · ", "$muted"),
         human_bytes(sample.mem_available_bytes),
-        (" available · swap ", "$muted"),
+        (" free · swap ", "$muted"),
         _judged(pct(sample.swap_used_pct), pct_level(sample.swap_used_pct)),
     ]
 

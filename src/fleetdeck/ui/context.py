@@ -1,0 +1,111 @@
+"""`ConsoleContext`: everything the console's screens need from the engine, handed to the app in one piece.
+
+The app never builds engine objects itself; it is given a context (memray's injected reader), so the CLI
+passes one wired to the real engine and the tests pass one with a canned `HealthBoard`, no collector and a
+fake `top`. `ConsoleContext.from_config` is the real wiring: one `Engine` (which owns the SSH connection
+pool), a `HealthBoard` with every inventory host whose health is not `off`, and a health collector that
+reuses the engine's `SshTransport`, so runs and health share one pooled connection per host.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from fleetdeck.core.config import Config
+from fleetdeck.core.health.board import HealthBoard
+from fleetdeck.core.health.collector import CollectorSettings
+from fleetdeck.core.health.top import ProcessInfo, SortKey, TopError, top_processes
+from fleetdeck.core.health.watch import build_collector
+from fleetdeck.core.inventory import Inventory
+from fleetdeck.core.runner.service import Engine
+
+HEALTH_INTERVAL_S = 2.0
+"""Seconds between health samples of one host."""
+HISTORY_WINDOW_S = 600.0
+"""How far back the dashboard's graphs reach."""
+TOP_PROCESSES = 15
+"""Rows fetched when the operator asks for a host's top processes."""
+
+Collect = Callable[[], Awaitable[None]]
+"""Starts collecting health into the board and returns only when cancelled."""
+TopFetch = Callable[[str, SortKey], Awaitable[list[ProcessInfo]]]
+"""The top processes of a host by name, ordered by `"cpu"` or `"mem"`."""
+Closer = Callable[[], Awaitable[None]]
+
+
+@dataclass(slots=True)
+class ConsoleContext:
+    """What the console reads and calls; every engine dependency of the UI goes through here.
+
+    Attributes:
+        inventory: The configured hosts; the dashboard's selector filter is evaluated against it.
+        board: Latest sample and history of every watched host, fed by `collect`.
+        engine: Runs tasks and commands; `None` where nothing may be run (tests, read-only views).
+        collect: The health collector's run coroutine factory; the app runs it in a worker. `None` when the
+            board is fed some other way.
+        top: Fetches a host's top processes on demand; `None` hides the feature.
+        config_dir: The config directory in use, shown in the header.
+        clock: Epoch-seconds clock, injected so snapshots are deterministic.
+        closers: Extra clean-ups run when the console exits (e.g. the Prometheus client).
+    """
+
+    inventory: Inventory
+    board: HealthBoard
+    engine: Engine | None = None
+    collect: Collect | None = None
+    top: TopFetch | None = None
+    config_dir: Path | None = None
+    clock: Callable[[], float] = time.time
+    closers: Sequence[Closer] = field(default_factory=tuple)
+
+    @classmethod
+    def from_config(cls, config: Config, state_dir: Path, *, interval_s: float = HEALTH_INTERVAL_S) -> ConsoleContext:
+        """Wire the real engine, health board and collector for `config`.
+
+        Args:
+            config: The loaded configuration.
+            state_dir: Where the engine keeps runs, output files and its own known_hosts.
+            interval_s: Seconds between health samples of one host.
+        """
+        engine = Engine(config, state=state_dir)
+        watched = [host for host in config.inventory if host.health != "off"]
+        board = HealthBoard([host.name for host in watched], interval_s=interval_s, window_s=HISTORY_WINDOW_S)
+        collector = build_collector(
+            config.inventory,
+            watched,
+            board.add,
+            state=state_dir,
+            settings=CollectorSettings.for_interval(interval_s),
+            ssh=engine.transports.ssh,
+        )
+        inventory = config.inventory
+
+        async def top(name: str, key: SortKey) -> list[ProcessInfo]:
+            try:
+                host = inventory.get(name)
+            except KeyError as error:
+                raise TopError(str(error.args[0])) from None
+            return await top_processes(host, engine.transports, n=TOP_PROCESSES, key=key)
+
+        closers: list[Closer] = []
+        if collector.prometheus is not None:
+            closers.append(collector.prometheus.aclose)
+        return cls(
+            inventory=inventory,
+            board=board,
+            engine=engine,
+            collect=collector.run,
+            top=top,
+            config_dir=config.dir,
+            closers=tuple(closers),
+        )
+
+    async def aclose(self) -> None:
+        """Close the engine (its pooled connections and store) and anything else opened for the console."""
+        for closer in self.closers:
+            await closer()
+        if self.engine is not None:
+            await self.engine.close()
