@@ -25,7 +25,7 @@ def cmd_console(args: argparse.Namespace) -> int:
     from fleetdeck.ui.context import ConsoleContext
 
     context = ConsoleContext.from_config(config, state_dir())
-    app = FleetdeckApp(context, user_themes_dir=config.dir / "themes")
+    app = FleetdeckApp(context, user_themes_dir=config.dir / "themes", state_dir=state_dir())
     app.run()
     return 0
 

@@ -18,9 +18,18 @@ from textual.binding import Binding
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from fleetdeck.core.paths import bundled_themes_dir
+from fleetdeck.core.runner.service import Engine, Prepared
+from fleetdeck.ui.console_settings import load_settings, remember_theme, remembered_theme
 from fleetdeck.ui.context import ConsoleContext
+from fleetdeck.ui.palette import FleetdeckCommands
+from fleetdeck.ui.run_bridge import RunBridge
 from fleetdeck.ui.screens.dashboard import DashboardScreen
+from fleetdeck.ui.screens.help import HelpScreen
+from fleetdeck.ui.screens.history import HistoryScreen
+from fleetdeck.ui.screens.run import RunScreen, open_run
+from fleetdeck.ui.screens.tasks import TasksScreen
 from fleetdeck.ui.themes import DEFAULT_THEME, load_themes, variable_defaults
+from fleetdeck.ui.widgets.command_box import CommandBox
 
 
 class FleetdeckApp(App[None]):
@@ -30,11 +39,21 @@ class FleetdeckApp(App[None]):
         context: The engine, health board, collector and clock the screens work with.
         theme: Name of the theme to start with; `None` for `DEFAULT_THEME`.
         user_themes_dir: Extra `*.toml` themes, overriding bundled ones of the same name.
+        state_dir: Where the picked theme is remembered; `None` to remember nothing (tests).
     """
 
     CSS_PATH = "styles/app.tcss"
+    COMMANDS = App.COMMANDS | {FleetdeckCommands}
     TITLE = "fleetdeck"
-    BINDINGS = [Binding("q", "quit", "Quit", id="app.quit")]
+    BINDINGS = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("t", "tasks", "Tasks", id="app.tasks"),
+        Binding("x", "exec", "Command", id="app.exec"),
+        Binding("r", "runs", "Runs", id="app.runs"),
+        Binding("h", "history", "History", id="app.history"),
+        Binding("colon", "command_palette", "Palette", id="app.palette", show=False),
+        Binding("question_mark", "help", "Help", id="app.help"),
+    ]
 
     def __init__(
         self,
@@ -42,6 +61,7 @@ class FleetdeckApp(App[None]):
         *,
         theme: str | None = None,
         user_themes_dir: Path | None = None,
+        state_dir: Path | None = None,
     ) -> None:
         super().__init__()
         self._ctx = context
@@ -50,8 +70,15 @@ class FleetdeckApp(App[None]):
         for found in loaded.themes.values():
             self.register_theme(found)
         self._theme_problems = list(loaded.errors)
-        self.theme = self._pick_theme(theme or DEFAULT_THEME)
+        self._settings = load_settings(context.config_dir)
+        self._state_dir = state_dir
+        wanted = theme or self._settings.theme or (remembered_theme(state_dir) if state_dir else None)
+        self.theme = self._pick_theme(wanted or DEFAULT_THEME)
+        self._theme_problems.extend(self._settings.problems)
+        if self._settings.keymap:
+            self.set_keymap(self._settings.keymap)
         self.sub_title = str(context.config_dir) if context.config_dir is not None else ""
+        self._bridge = RunBridge()
 
     @property
     def context(self) -> ConsoleContext:
@@ -65,6 +92,70 @@ class FleetdeckApp(App[None]):
         fallback = DEFAULT_THEME if DEFAULT_THEME in self.available_themes else "textual-dark"
         self._theme_problems.append(f"Theme {wanted!r} is not available; using {fallback!r}.")
         return fallback
+
+    def watch_theme(self, theme: str) -> None:
+        """Remember the theme the operator picked (from the palette) for the next start."""
+        if self._state_dir is not None and self.is_running:
+            remember_theme(self._state_dir, theme)
+
+    @property
+    def bridge(self) -> RunBridge:
+        """Every run started from this console reports here."""
+        return self._bridge
+
+    def _engine(self) -> Engine | None:
+        if self._ctx.engine is None:
+            self.notify("Runs need a configuration with an engine.", severity="warning")
+        return self._ctx.engine
+
+    def _marked(self) -> list[str]:
+        for screen in self.screen_stack:
+            if isinstance(screen, DashboardScreen):
+                return screen.marked_hosts()
+        return []
+
+    def action_tasks(self) -> None:
+        """Pick a saved task (targets prefilled from the marked hosts) and run it."""
+        engine = self._engine()
+        if engine is not None and not isinstance(self.screen, TasksScreen):
+            self.push_screen(TasksScreen(engine, self._bridge, marked=self._marked(),
+                                         health=self._ctx.board.latest, clock=self._ctx.clock))  # fmt: skip
+
+    def open_task(self, name: str) -> None:
+        """Open the task picker straight at one task's form."""
+        engine = self._engine()
+        if engine is not None:
+            self.push_screen(TasksScreen(engine, self._bridge, marked=self._marked(), task=name,
+                                         health=self._ctx.board.latest, clock=self._ctx.clock))  # fmt: skip
+
+    def action_exec(self) -> None:
+        """Run a one-off command on the marked hosts (or a selector typed in the box)."""
+        engine = self._engine()
+        if engine is None:
+            return
+
+        def started(prepared: Prepared | None) -> None:
+            if prepared is not None:
+                open_run(self, engine, self._bridge, prepared, clock=self._ctx.clock)
+
+        self.push_screen(CommandBox(engine, selector=",".join(self._marked()), health=self._ctx.board.latest),
+                         started)  # fmt: skip
+
+    def action_runs(self) -> None:
+        """Show the runs of this session (split view)."""
+        engine = self._engine()
+        if engine is not None and not isinstance(self.screen, RunScreen):
+            self.push_screen(RunScreen(engine, self._bridge, clock=self._ctx.clock))
+
+    def action_history(self) -> None:
+        """Past runs from the store; opening one replays its saved output."""
+        engine = self._engine()
+        if engine is not None and not isinstance(self.screen, HistoryScreen):
+            self.push_screen(HistoryScreen(engine, bridge=self._bridge, clock=self._ctx.clock))
+
+    def action_help(self) -> None:
+        """Show the keys of the current screen (generated from the bindings, remapped keys included)."""
+        self.push_screen(HelpScreen())
 
     def get_theme_variable_defaults(self) -> dict[str, str]:
         """Variables the current theme may lack (e.g. Textual's own themes), derived from its colours."""

@@ -1,0 +1,79 @@
+"""Console settings: ``console.toml`` in the config dir (key remapping) and the remembered theme.
+
+``console.toml`` is the user's file, read and validated but never rewritten::
+
+    theme = "fleetdeck-light"        # the theme to start with (overrides the remembered one)
+    [keymap]
+    "app.tasks" = "T"                # binding id = key(s), comma-separated
+
+The theme picked in the console is remembered in the state dir (``console-state.toml``, app-owned).
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import tomli_w
+
+SETTINGS_FILE = "console.toml"
+STATE_FILE = "console-state.toml"
+
+
+@dataclass(frozen=True, slots=True)
+class ConsoleSettings:
+    """What ``console.toml`` says, plus the problems found in it (shown as a notification)."""
+
+    theme: str | None = None
+    keymap: dict[str, str] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+
+def load_settings(config_dir: Path | None) -> ConsoleSettings:
+    """Read ``console.toml``; a broken file yields defaults and names the problem (file, key)."""
+    if config_dir is None or not (config_dir / SETTINGS_FILE).is_file():
+        return ConsoleSettings()
+    path = config_dir / SETTINGS_FILE
+    try:
+        raw = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        return ConsoleSettings(problems=[f"{SETTINGS_FILE}: {exc}; using defaults"])
+    problems = []
+    theme = raw.pop("theme", None)
+    if theme is not None and not isinstance(theme, str):
+        problems.append(f"{SETTINGS_FILE}: theme: expected a string, got {theme!r}")
+        theme = None
+    keymap_raw = raw.pop("keymap", {})
+    keymap: dict[str, str] = {}
+    if not isinstance(keymap_raw, dict):
+        problems.append(f"{SETTINGS_FILE}: keymap: expected a table of binding id = keys")
+    else:
+        for binding_id, keys in keymap_raw.items():
+            if isinstance(keys, str) and keys.strip():
+                keymap[binding_id] = keys
+            else:
+                problems.append(f'{SETTINGS_FILE}: keymap.{binding_id}: expected keys such as "ctrl+t", got {keys!r}')
+    for key in raw:
+        problems.append(f"{SETTINGS_FILE}: {key}: unknown key; allowed keys: theme, keymap")
+    return ConsoleSettings(theme, keymap, problems)
+
+
+def remembered_theme(state_dir: Path) -> str | None:
+    """The theme last picked in the console, if any."""
+    try:
+        value = tomllib.loads((state_dir / STATE_FILE).read_text(encoding="utf-8")).get("theme")
+    except (OSError, tomllib.TOMLDecodeError, UnicodeDecodeError):
+        return None
+    return value if isinstance(value, str) else None
+
+
+def remember_theme(state_dir: Path, theme: str) -> None:
+    """Save the picked theme for next time (best effort: a read-only state dir is not an error)."""
+    try:
+        state_dir.mkdir(parents=True, exist_ok=True)
+        tmp = state_dir / (STATE_FILE + ".tmp")
+        tmp.write_text(tomli_w.dumps({"theme": theme}), encoding="utf-8")
+        tmp.replace(state_dir / STATE_FILE)
+    except OSError:
+        pass

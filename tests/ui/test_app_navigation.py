@@ -1,0 +1,89 @@
+"""The console's top-level keys: tasks, command box, runs, history, help, palette, remapped keys, theme memory."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from textual.widgets import DataTable
+
+from fleetdeck.core.config import load_config
+from fleetdeck.core.paths import bundled_configs_dir
+from fleetdeck.ui.app import FleetdeckApp
+from fleetdeck.ui.context import ConsoleContext
+from fleetdeck.ui.screens.help import HelpScreen
+from fleetdeck.ui.screens.history import HistoryScreen
+from fleetdeck.ui.screens.run import RunScreen
+from fleetdeck.ui.screens.tasks import TasksScreen
+from fleetdeck.ui.widgets.command_box import CommandBox
+
+
+def make_app(tmp_path: Path, config_dir: Path | None = None) -> FleetdeckApp:
+    config = load_config(config_dir or bundled_configs_dir())
+    context = ConsoleContext.from_config(config, tmp_path / "state")
+    return FleetdeckApp(context, state_dir=tmp_path / "state")
+
+
+async def test_keys_open_each_screen_and_escape_returns(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FLEETDECK_STATE", str(tmp_path / "state"))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 35)) as pilot:
+        for key, screen in (("t", TasksScreen), ("r", RunScreen), ("h", HistoryScreen), ("x", CommandBox)):
+            await pilot.press(key)
+            await pilot.pause()
+            assert isinstance(app.screen, screen), (key, app.screen)
+            await pilot.press("escape")
+            await pilot.pause()
+            if isinstance(app.screen, TasksScreen):  # the picker's search box takes the first Esc
+                await pilot.press("escape")
+                await pilot.pause()
+            assert not isinstance(app.screen, screen), key
+
+
+async def test_help_lists_keys_with_binding_ids(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        ids = {str(table.get_row_at(i)[2]) for i in range(table.row_count)}
+        assert {"app.tasks", "app.history", "app.quit", "dashboard.filter"} <= ids
+        await pilot.press("escape")
+        assert not isinstance(app.screen, HelpScreen)
+
+
+async def test_keymap_from_console_toml_remaps_a_binding(tmp_path: Path) -> None:
+    config_dir = tmp_path / "cfg"
+    shutil.copytree(bundled_configs_dir(), config_dir)
+    (config_dir / "console.toml").write_text('[keymap]\n"app.tasks" = "T"\n')
+    app = make_app(tmp_path, config_dir)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.press("t")
+        await pilot.pause()
+        assert not isinstance(app.screen, TasksScreen)
+        await pilot.press("T")
+        await pilot.pause()
+        assert isinstance(app.screen, TasksScreen)
+
+
+async def test_a_broken_console_toml_is_reported_not_fatal(tmp_path: Path) -> None:
+    config_dir = tmp_path / "cfg"
+    shutil.copytree(bundled_configs_dir(), config_dir)
+    (config_dir / "console.toml").write_text('colour = "blue"\n[keymap]\n"app.tasks" = 5\n')
+    app = make_app(tmp_path, config_dir)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        messages = " ".join(str(n.message) for n in app._notifications)
+        assert "console.toml: colour: unknown key" in messages
+        assert "console.toml: keymap.app.tasks: expected keys" in messages
+
+
+async def test_the_picked_theme_is_remembered(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 35)) as pilot:
+        app.theme = "fleetdeck-light"
+        await pilot.pause()
+    again = make_app(tmp_path)
+    assert again.theme == "fleetdeck-light"
