@@ -131,7 +131,11 @@ def test_alert_fires_remediation_runs_and_sigterm_stops_cleanly(make_fleet: Flee
         assert wait_for(lambda: ("resolved", "HostDown", names[0]) in alerts_seen(receiver), 40), log.read_text()
     finally:
         daemon.send_signal(signal.SIGTERM)
-        code = daemon.wait(timeout=20)
+        try:
+            code = daemon.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            daemon.kill()
+            pytest.fail(f"the daemon did not stop on SIGTERM:\n{log.read_text()}")
         shutil.rmtree(shared, ignore_errors=True)
     assert code == 0, log.read_text()
     assert "fleetdeck daemon: stopped" in log.read_text()
@@ -143,9 +147,14 @@ def test_alert_fires_remediation_runs_and_sigterm_stops_cleanly(make_fleet: Flee
     with log.open("a") as out:
         again = subprocess.Popen([sys.executable, "-m", "fleetdeck", "daemon", "--interval", "1"], env=env,
                                  stdout=out, stderr=subprocess.STDOUT)  # fmt: skip
-    time.sleep(6)
+    assert wait_for(lambda: log.read_text().count("fleetdeck daemon: watching") == 2, 30), log.read_text()
+    time.sleep(3)
     again.send_signal(signal.SIGTERM)
-    assert again.wait(timeout=20) == 0
+    try:
+        assert again.wait(timeout=30) == 0, log.read_text()
+    except subprocess.TimeoutExpired:
+        again.kill()
+        pytest.fail(f"the restarted daemon did not stop on SIGTERM:\n{log.read_text()}")
     keys = [r.headers["idempotency-key"] for r in receiver.requests("/alerts")]
     assert len(keys) == len(set(keys)), "a notification was delivered twice"
     assert len(keys) >= delivered

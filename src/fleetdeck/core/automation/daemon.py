@@ -34,6 +34,7 @@ from fleetdeck.core.runner.service import Engine
 
 Log = Callable[[str, str], None]
 SCHEDULE_STATE = "schedules-state.toml"
+SHUTDOWN_LIMIT_S = 15.0
 
 
 def alert_notice(event: AlertChanged) -> Notice:
@@ -190,14 +191,23 @@ async def run_daemon(
             log("error", f"fleetdeck daemon: a component failed: {job.exception()!r}")
             code = 1
     log("info", "fleetdeck daemon: stopping")
-    for job in jobs:
-        job.cancel()
-    stopper.cancel()
-    await asyncio.gather(*jobs, stopper, return_exceptions=True)
-    with contextlib.suppress(Exception):
-        parts.alerts.flush()
-    await parts.engine.close()
-    if collector.prometheus is not None:
-        await collector.prometheus.aclose()
+
+    async def shutdown() -> None:
+        for job in jobs:
+            job.cancel()
+        stopper.cancel()
+        await asyncio.gather(*jobs, stopper, return_exceptions=True)
+        with contextlib.suppress(Exception):
+            parts.alerts.flush()
+        await parts.engine.close()
+        if collector.prometheus is not None:
+            await collector.prometheus.aclose()
+
+    try:
+        # A service manager waits for us: never hang on the way out, whatever a component does.
+        await asyncio.wait_for(shutdown(), SHUTDOWN_LIMIT_S)
+    except TimeoutError:
+        log("error", f"fleetdeck daemon: shutdown took longer than {SHUTDOWN_LIMIT_S:g}s; exiting anyway")
+        return 1
     log("info", "fleetdeck daemon: stopped")
     return code
