@@ -27,6 +27,11 @@ fmt: $(VENV)/.test-deps
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/run.py
 
+# SVGs of every main screen in every bundled theme, from canned data (see screenshots/README.md).
+.PHONY: screenshots
+screenshots: $(VENV)/.run-deps
+	$(BIN)/python screenshots/render.py
+
 $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
