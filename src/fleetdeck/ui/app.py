@@ -23,6 +23,7 @@ from fleetdeck.ui.console_settings import load_settings, remember_theme, remembe
 from fleetdeck.ui.context import ConsoleContext
 from fleetdeck.ui.palette import FleetdeckCommands
 from fleetdeck.ui.run_bridge import RunBridge
+from fleetdeck.ui.screens.alerts import AlertsScreen
 from fleetdeck.ui.screens.dashboard import DashboardScreen
 from fleetdeck.ui.screens.help import HelpScreen
 from fleetdeck.ui.screens.history import HistoryScreen
@@ -51,6 +52,7 @@ class FleetdeckApp(App[None]):
         Binding("x", "exec", "Command", id="app.exec"),
         Binding("r", "runs", "Runs", id="app.runs"),
         Binding("h", "history", "History", id="app.history"),
+        Binding("A", "alerts", "Alerts", id="app.alerts"),
         Binding("colon", "command_palette", "Palette", id="app.palette", show=False),
         Binding("question_mark", "help", "Help", id="app.help"),
     ]
@@ -152,6 +154,14 @@ class FleetdeckApp(App[None]):
         engine = self._engine()
         if engine is not None and not isinstance(self.screen, HistoryScreen):
             self.push_screen(HistoryScreen(engine, bridge=self._bridge, clock=self._ctx.clock))
+
+    def action_alerts(self) -> None:
+        """Show the alerts the console's rules see; acknowledge or silence them."""
+        alerts = self._ctx.alerts
+        if alerts is None:
+            self.notify("Alerts need a configuration with alert rules.", severity="warning")
+        elif not isinstance(self.screen, AlertsScreen):
+            self.push_screen(AlertsScreen(alerts, clock=self._ctx.clock))
 
     def action_help(self) -> None:
         """Show the keys of the current screen (generated from the bindings, remapped keys included)."""

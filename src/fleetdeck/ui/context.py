@@ -17,10 +17,12 @@ from pathlib import Path
 from fleetdeck.core.config import Config
 from fleetdeck.core.health.board import HealthBoard
 from fleetdeck.core.health.collector import CollectorSettings
+from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.health.top import ProcessInfo, SortKey, TopError, top_processes
 from fleetdeck.core.health.watch import build_collector
 from fleetdeck.core.inventory import Inventory
 from fleetdeck.core.runner.service import Engine
+from fleetdeck.ui.alerts_feed import AlertsFeed
 
 HEALTH_INTERVAL_S = 2.0
 """Seconds between health samples of one host."""
@@ -50,6 +52,7 @@ class ConsoleContext:
         config_dir: The config directory in use, shown in the header.
         clock: Epoch-seconds clock, injected so snapshots are deterministic.
         closers: Extra clean-ups run when the console exits (e.g. the Prometheus client).
+        alerts: The alert rules evaluated over the collected samples, for display; `None` hides alerts.
     """
 
     inventory: Inventory
@@ -60,6 +63,7 @@ class ConsoleContext:
     config_dir: Path | None = None
     clock: Callable[[], float] = time.time
     closers: Sequence[Closer] = field(default_factory=tuple)
+    alerts: AlertsFeed | None = None
 
     @classmethod
     def from_config(cls, config: Config, state_dir: Path, *, interval_s: float = HEALTH_INTERVAL_S) -> ConsoleContext:
@@ -73,10 +77,16 @@ class ConsoleContext:
         engine = Engine(config, state=state_dir)
         watched = [host for host in config.inventory if host.health != "off"]
         board = HealthBoard([host.name for host in watched], interval_s=interval_s, window_s=HISTORY_WINDOW_S)
+        alerts = AlertsFeed(config.alerts, state_dir, config.inventory)
+
+        def received(sample: HealthSample) -> None:
+            board.add(sample)
+            alerts.observe(sample)
+
         collector = build_collector(
             config.inventory,
             watched,
-            board.add,
+            received,
             state=state_dir,
             settings=CollectorSettings.for_interval(interval_s),
             ssh=engine.transports.ssh,
@@ -90,7 +100,10 @@ class ConsoleContext:
                 raise TopError(str(error.args[0])) from None
             return await top_processes(host, engine.transports, n=TOP_PROCESSES, key=key)
 
-        closers: list[Closer] = []
+        async def close_alerts() -> None:
+            alerts.close()
+
+        closers: list[Closer] = [close_alerts]
         if collector.prometheus is not None:
             closers.append(collector.prometheus.aclose)
         return cls(
@@ -101,6 +114,7 @@ class ConsoleContext:
             top=top,
             config_dir=config.dir,
             closers=tuple(closers),
+            alerts=alerts,
         )
 
     async def aclose(self) -> None:

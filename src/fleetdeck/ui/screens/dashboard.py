@@ -100,6 +100,7 @@ class DashboardScreen(Screen[None]):
         """Draw everything the board already knows, then drain it on a clock."""
         self._board.drain()
         self._apply(list(self._board.latest.values()))
+        self._show_badges()
         self._show_detail()
         self.set_interval(DRAIN_S, self.drain, name="dashboard-drain")
         self.set_interval(AGE_TICK_S, self._show_info, name="dashboard-age")
@@ -134,7 +135,13 @@ class DashboardScreen(Screen[None]):
         samples = self._board.drain()
         if samples:
             self._apply(samples)
+        self._show_badges()
         return len(samples)
+
+    def _show_badges(self) -> None:
+        """Put each up host's firing alerts in its alert column."""
+        if self._ctx.alerts is not None:
+            self.table.set_badges(self._ctx.alerts.badges())
 
     def _apply(self, samples: list[HealthSample]) -> None:
         table = self.table

@@ -13,7 +13,7 @@ component classes the stylesheet maps onto theme variables.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 
 from rich.style import Style
 from rich.text import Text
@@ -74,6 +74,7 @@ class FleetTable(DataTable[Text]):
         self._shown: list[str] = []
         self._shown_set: set[str] = set()
         self._keep: Callable[[str], bool] | None = None
+        self._badges: dict[str, tuple[int, str | None]] = {}
         self.marked: set[str] = set()
         """Hosts the operator marked with `space`, kept while they are filtered out."""
         self.sort_key: SortKey = "host"
@@ -125,6 +126,17 @@ class FleetTable(DataTable[Text]):
         if moved:
             self._resort()
         self._sync_visible()
+
+    def set_badges(self, badges: Mapping[str, tuple[int, str | None]]) -> None:
+        """Show each up host's firing alerts (count, worst severity) in its alert column; absent hosts have none."""
+        wanted = {host: badge for host, badge in badges.items() if badge[0] > 0}
+        if wanted == self._badges:
+            return
+        changed = {host for host in wanted.keys() | self._badges.keys() if wanted.get(host) != self._badges.get(host)}
+        self._badges = wanted
+        for host in changed:
+            if host in self._specs:
+                self._write(host)
 
     def sample_for(self, host: str) -> HealthSample | None:
         """The sample currently shown for `host`, if one has arrived."""
@@ -340,7 +352,13 @@ class FleetTable(DataTable[Text]):
 
     def _cells(self, host: str) -> dict[str, Spec]:
         trend = self._trend_text(host) if self._trend else ""
-        return row_cells(host, self._samples.get(host), marked=host in self.marked, trend=trend)
+        sample = self._samples.get(host)
+        cells = row_cells(host, sample, marked=host in self.marked, trend=trend)
+        badge = self._badges.get(host)
+        if badge is not None and sample is not None and sample.status == "up":
+            count, worst = badge
+            cells["alert"] = ((f"● {count}", "crit" if worst == "critical" else "warn"),)
+        return cells
 
     def _trend_text(self, host: str) -> str:
         """The host's sparkline, redrawn only when its peaks (compared by identity) or the width changed."""
