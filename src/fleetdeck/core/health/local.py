@@ -20,34 +20,8 @@ from pathlib import Path
 
 import psutil
 
-from fleetdeck.core.health.sample import FsUsage, HealthSample, NetRate
+from fleetdeck.core.health.sample import PSEUDO_FSTYPES, FsUsage, HealthSample, NetRate
 
-PSEUDO_FSTYPES: frozenset[str] = frozenset(
-    {
-        "autofs",
-        "bpf",
-        "cgroup",
-        "cgroup2",
-        "configfs",
-        "debugfs",
-        "devpts",
-        "devtmpfs",
-        "efivarfs",
-        "fusectl",
-        "hugetlbfs",
-        "mqueue",
-        "nsfs",
-        "overlay",
-        "proc",
-        "pstore",
-        "ramfs",
-        "securityfs",
-        "squashfs",
-        "sysfs",
-        "tmpfs",
-        "tracefs",
-    }
-)
 """Filesystem types that hold no operator data; their usage numbers only add noise."""
 
 SHARE_WINDOW_S = 0.5

@@ -15,38 +15,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from fleetdeck.core.health.sample import PSEUDO_FSTYPES
+
 SECTOR_BYTES = 512
 """`/proc/diskstats` counts 512-byte sectors whatever the device's real sector size."""
 
-PSEUDO_FSTYPES: frozenset[str] = frozenset(
-    {
-        "autofs",
-        "binfmt_misc",
-        "bpf",
-        "cgroup",
-        "cgroup2",
-        "configfs",
-        "debugfs",
-        "devpts",
-        "devtmpfs",
-        "efivarfs",
-        "fuse.lxcfs",
-        "fusectl",
-        "hugetlbfs",
-        "mqueue",
-        "nsfs",
-        "overlay",
-        "proc",
-        "pstore",
-        "ramfs",
-        "rpc_pipefs",
-        "securityfs",
-        "squashfs",
-        "sysfs",
-        "tmpfs",
-        "tracefs",
-    }
-)
 """Filesystem types that hold no operator data (the local source's list plus a few seen only remotely)."""
 
 PSEUDO_DEVICES: frozenset[str] = frozenset(

@@ -27,8 +27,7 @@ from typing import TYPE_CHECKING, Any, Self
 
 import httpx
 
-from fleetdeck.core.health.local import PSEUDO_FSTYPES
-from fleetdeck.core.health.sample import FsUsage, HealthSample
+from fleetdeck.core.health.sample import PSEUDO_FSTYPES, FsUsage, HealthSample
 
 if TYPE_CHECKING:
     # Annotations only: importing the inventory before the config package trips their import cycle.

@@ -15,6 +15,37 @@ from typing import Literal, Protocol
 HostStatus = Literal["up", "stale", "down"]
 """`up`: fresh numbers; `stale`: numbers too old to trust; `down`: no numbers at all."""
 
+PSEUDO_FSTYPES: frozenset[str] = frozenset(
+    {
+        "autofs",
+        "binfmt_misc",
+        "bpf",
+        "cgroup",
+        "cgroup2",
+        "configfs",
+        "debugfs",
+        "devpts",
+        "devtmpfs",
+        "efivarfs",
+        "fuse.lxcfs",
+        "fusectl",
+        "hugetlbfs",
+        "mqueue",
+        "nsfs",
+        "overlay",
+        "proc",
+        "pstore",
+        "ramfs",
+        "rpc_pipefs",
+        "securityfs",
+        "squashfs",
+        "sysfs",
+        "tmpfs",
+        "tracefs",
+    }
+)
+"""Filesystem types that are not storage (kernel views, containers' layers); every health source skips them."""
+
 
 @dataclass(frozen=True, slots=True)
 class FsUsage:
