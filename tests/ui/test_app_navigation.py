@@ -87,3 +87,18 @@ async def test_the_picked_theme_is_remembered(tmp_path: Path) -> None:
         await pilot.pause()
     again = make_app(tmp_path)
     assert again.theme == "fleetdeck-light"
+
+
+async def test_a_too_small_terminal_gets_a_notice_until_it_grows(tmp_path: Path) -> None:
+    from fleetdeck.ui.screens.dashboard import DashboardScreen
+    from fleetdeck.ui.screens.too_small import TooSmallScreen
+
+    app = make_app(tmp_path)
+    async with app.run_test(size=(50, 12)) as pilot:
+        await pilot.pause()
+        assert isinstance(app.screen, TooSmallScreen)
+        text = str(app.screen.query_one("#too-small-text").render())
+        assert "at least 60x16" in text and "50x12" in text
+        await pilot.resize_terminal(100, 30)
+        await pilot.pause()
+        assert isinstance(app.screen, DashboardScreen)

@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 from pathlib import Path
 
+from textual import events
 from textual.app import App
 from textual.binding import Binding
 from textual.worker import Worker, WorkerCancelled, WorkerFailed
@@ -29,6 +30,7 @@ from fleetdeck.ui.screens.help import HelpScreen
 from fleetdeck.ui.screens.history import HistoryScreen
 from fleetdeck.ui.screens.run import RunScreen, open_run
 from fleetdeck.ui.screens.tasks import TasksScreen
+from fleetdeck.ui.screens.too_small import TooSmallScreen, too_small
 from fleetdeck.ui.themes import DEFAULT_THEME, load_themes, variable_defaults
 from fleetdeck.ui.widgets.command_box import CommandBox
 
@@ -171,6 +173,21 @@ class FleetdeckApp(App[None]):
         """Variables the current theme may lack (e.g. Textual's own themes), derived from its colours."""
         return variable_defaults(self.current_theme)
 
+    def on_resize(self, event: events.Resize) -> None:
+        """Cover the screen with a notice below the minimum size instead of drawing a broken layout."""
+        self._check_size(event.size.width, event.size.height)
+
+    def _check_size(self, width: int, height: int) -> None:
+        showing = isinstance(self.screen, TooSmallScreen)
+        if too_small(width, height):
+            if showing:
+                assert isinstance(self.screen, TooSmallScreen)
+                self.screen.show_size(width, height)
+            else:
+                self.push_screen(TooSmallScreen())
+        elif showing:
+            self.pop_screen()
+
     def on_mount(self) -> None:
         """Report theme problems, start collecting health, and open the dashboard."""
         if self._theme_problems:
@@ -186,6 +203,7 @@ class FleetdeckApp(App[None]):
                 self._collect(), name="health-collector", group="health", exclusive=True, exit_on_error=False
             )
         self.push_screen(DashboardScreen(self._ctx))
+        self._check_size(self.size.width, self.size.height)
 
     async def _collect(self) -> None:
         """Run the collector until the app exits; if it stops with an error, say so and keep the console up."""
