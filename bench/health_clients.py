@@ -154,7 +154,7 @@ class Window:
             "samples": self.samples,
             "samples_per_s": self.samples / span if span > 0 else None,
             "failures": self.failures,
-            "bytes_per_sample": self.bytes / self.samples if self.samples else None,
+            "bytes_per_sample": self.bytes / self.samples if self.samples and self.bytes else None,
             "hosts_seen": len(self.reads),
             **lag_summary(self.reads),
             **extra,

@@ -349,12 +349,12 @@ def measure_run(
             procs1 = scan_proc()
             client1, host1 = tree([root], procs1), tree(fleet.pids, procs1)
             box1, t1 = box_busy_s(), time.monotonic()
+            record.host_pss_mb = pss_kb(p.pid for p in host1) / 1024  # before "stop": sessions close after it
             if spy is not None:  # py-spy's own window ends about now; let it write its file first
                 spy.wait(30)
             child.say("stop")
             stopped = time.monotonic()
             record.load_end = loadavg()
-            record.host_pss_mb = pss_kb(p.pid for p in host1) / 1024
             record.host_procs = len(host1)
             window = t1 - t0
             record.window_s = window
