@@ -32,17 +32,14 @@ class Selectable(Protocol):
     @property
     def name(self) -> str:
         """Unique host name."""
-        ...
 
     @property
     def groups(self) -> tuple[str, ...]:
         """Every group the host is in, parents included, so ``@parent`` needs no tree walk."""
-        ...
 
     @property
     def tags(self) -> Mapping[str, str]:
         """Free-form labels matched by ``tag:key=value`` terms."""
-        ...
 
 
 class SelectorError(ValueError):

@@ -136,7 +136,6 @@ class HealthSource(Protocol):
     @property
     def hosts(self) -> Sequence[str]:
         """The host names to show, in their configured order."""
-        ...
 
     async def sample(self, host: str) -> HealthSample:
         """Measure `host` now.
@@ -144,4 +143,3 @@ class HealthSource(Protocol):
         Implementations report an unreachable host as a `down` sample where they can; the dashboard also
         turns an exception into a `down` row, so one bad host never stops the others.
         """
-        ...

@@ -59,19 +59,15 @@ class Transport(Protocol):
         no_output_timeout: float | None = None,
     ) -> CommandResult:
         """Run ``command`` on ``host``; output chunks go to ``on_output`` as they arrive."""
-        ...
 
     async def stage_file(self, host: Host, local: Path) -> tuple[str, str]:
         """Copy ``local`` into a new private temp dir on ``host``; returns (file path, dir to remove)."""
-        ...
 
     async def remove_dir(self, host: Host, remote_dir: str) -> None:
         """Remove a dir made by :meth:`stage_file` (best effort)."""
-        ...
 
     async def close(self) -> None:
         """Close pooled connections."""
-        ...
 
 
 STAGE_DIR_COMMAND = 'umask 077 && mktemp -d "${TMPDIR:-/tmp}/fleetdeck.XXXXXXXX"'
