@@ -16,13 +16,13 @@ import random
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from functools import partial
 
 import asyncssh
 
-from fleetdeck.core.health.frames import FrameError, FrameSplitter, SampleBuilder
 from fleetdeck.core.health.local import LocalHealthSource
 from fleetdeck.core.health.probe import probe_command
-from fleetdeck.core.health.proc_parse import ProbeParseError
+from fleetdeck.core.health.probe_session import ProbeReader
 from fleetdeck.core.health.prometheus import PrometheusSource
 from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.inventory import Host
@@ -61,6 +61,11 @@ class CollectorSettings:
         """Delay before reconnect attempt ``failures`` (1-based): capped exponential, with jitter."""
         ceiling = min(self.backoff_max_s, self.backoff_initial_s * 2 ** max(0, failures - 1))
         return random.uniform(ceiling / 2, ceiling)
+
+
+def _same(reader: ProbeReader) -> ProbeReader:
+    """The session factory asyncssh calls once per channel: the reader made before opening it."""
+    return reader
 
 
 class HealthCollector:
@@ -158,7 +163,10 @@ class HealthCollector:
         while True:
             try:
                 conn = await ssh.connection(host)
-                proc = await conn.create_process(probe_command(interval, fs_every), encoding=None)
+                reader = ProbeReader(host.name, self._emit, partial(self._trouble, host.name))
+                channel, _ = await conn.create_session(
+                    partial(_same, reader), probe_command(interval, fs_every), encoding=None
+                )
             except TransportError as exc:
                 failures += 1
                 self._trouble(host.name, str(exc))
@@ -170,51 +178,41 @@ class HealthCollector:
                 await asyncio.sleep(self.settings.backoff(failures))
                 continue
             try:
-                reason, delivered = await self._read_probe(host, proc)
+                reason = await self._watch_probe(host, reader)
             finally:
-                proc.close()
+                channel.close()
             # A channel that worked for a while restarts the backoff; one that never did keeps growing it.
-            failures = 1 if delivered else failures + 1
+            failures = 1 if reader.delivered else failures + 1
             self._trouble(host.name, reason)
             await asyncio.sleep(self.settings.backoff(failures))
 
-    async def _read_probe(self, host: Host, proc: asyncssh.SSHClientProcess[bytes]) -> tuple[str, bool]:
-        """Read frames until the channel ends or stays silent too long.
+    async def _watch_probe(self, host: Host, reader: ProbeReader) -> str:
+        """Wait until the probe channel ends or stays silent too long; samples flow by callback meanwhile.
+
+        Wakes only at the stale and down deadlines (and once per interval while stale), never per packet.
 
         Returns:
-            Why it stopped, and whether it delivered any sample before that.
+            Why the channel is given up.
         """
-        splitter = FrameSplitter()
-        builder = SampleBuilder(host.name)
-        delivered = False
-        silent_since = time.monotonic()
+        settings = self.settings
         while True:
-            waited = time.monotonic() - silent_since
-            try:
-                data = await asyncio.wait_for(proc.stdout.read(65536), max(0.1, self.settings.stale_after_s - waited))
-            except TimeoutError:
-                silence = time.monotonic() - silent_since
-                if silence >= self.settings.down_after_s:
-                    return f"{host.name}: no health data for {silence:.0f}s; reconnecting", delivered
+            silence = time.monotonic() - reader.last_data
+            if silence >= settings.down_after_s:
+                return f"{host.name}: no health data for {silence:.0f}s; reconnecting"
+            if silence < settings.stale_after_s:
+                timeout = settings.stale_after_s - silence
+            else:
                 self._trouble(host.name, f"{host.name}: no health data for {silence:.0f}s")
+                timeout = min(settings.down_after_s - silence, settings.interval_s)
+            done, _ = await asyncio.wait((reader.ended,), timeout=timeout)
+            if not done:
                 continue
-            except (asyncssh.Error, OSError) as exc:
-                return f"{host.name}: health channel failed: {exc}", delivered
-            if not data:
-                detail = "connection lost" if not self._connected(host) else "health probe ended"
-                return f"{host.name}: {detail}", delivered
-            for item in splitter.feed(data):
-                if isinstance(item, FrameError):
-                    self._trouble(host.name, f"{host.name}: bad health data: {item}")
-                    continue
-                try:
-                    sample = builder.update(item)
-                except ProbeParseError as exc:
-                    self._trouble(host.name, f"{host.name}: bad health data: {exc}")
-                    continue
-                silent_since = time.monotonic()
-                delivered = True
-                self._emit(sample)
+            error = reader.ended.result()
+            if error is not None:
+                return f"{host.name}: health channel failed: {error}"
+            detail = "connection lost" if not self._connected(host) else "health probe ended"
+            said = reader.stderr_tail()
+            return f"{host.name}: {detail}" + (f" ({said})" if said else "")
 
     def _connected(self, host: Host) -> bool:
         return self.ssh is not None and self.ssh.is_connected(host)

@@ -11,6 +11,7 @@ never a bare `IndexError` or `KeyError`. The module is pure and imports neither 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -37,6 +38,15 @@ _DF_UNTYPED = re.compile(
 _DF_INODES = re.compile(
     r"(?P<dev>.*?)\s+(?P<total>\d+|-)\s+(?P<used>\d+|-)\s+(?P<free>\d+|-)\s+(?P<cap>\d+%|-)\s(?P<mount>.*)"
 )
+_MEMINFO_LINE = re.compile(r"^([^:\n]+):[ \t]*(\d+)(?:[ \t]+kB)?[ \t]*$", re.M)
+_DISKSTATS_LINE = re.compile(
+    r"^[ \t]*\d+[ \t]+\d+[ \t]+(\S+)[ \t]+\d+[ \t]+\d+[ \t]+(\d+)[ \t]+\d+[ \t]+\d+[ \t]+\d+[ \t]+(\d+)"
+    r"(?:[ \t]+\d+){4,}[ \t]*$",
+    re.M,
+)
+_NETDEV_LINE = re.compile(r"^[ \t]*([^:\s|]+):[ \t]*(\d+)(?:[ \t]+\d+){7}[ \t]+(\d+)(?:[ \t]+\d+)*[ \t]*$", re.M)
+_HEADER_LINE = re.compile(r"^[^\n|]*\|.*$", re.M)
+"""Whole-section patterns for the usual, well-formed text; anything else goes the line-by-line way."""
 _OLD_PARTITION_FIELDS = 7
 _MAX_DF_LINE = 8192
 """A mount point is at most PATH_MAX (4096) bytes; longer df lines are garbage, refused before any regex."""
@@ -195,6 +205,15 @@ def _int(section: str, what: str, text: str) -> int:
     return value
 
 
+def _ints(texts: list[str]) -> list[int] | None:
+    """The fields as non-negative ints, or None if any is not (the caller then says which, and why)."""
+    try:
+        values = list(map(int, texts))
+    except ValueError:
+        return None
+    return values if not values or min(values) >= 0 else None
+
+
 def _float(section: str, what: str, text: str) -> float:
     """`float(text)` that fails with a message naming the section and the field."""
     try:
@@ -230,7 +249,7 @@ def parse_stat(text: str) -> CpuStat:
             continue
         key = fields[0]
         if key == "cpu" or (key.startswith("cpu") and key[3:].isdigit()):
-            values = [_int("stat", f"{key} column {i + 1}", v) for i, v in enumerate(fields[1:])]
+            values = _ints(fields[1:]) or [_int("stat", f"{key} column {i + 1}", v) for i, v in enumerate(fields[1:])]
             if len(values) < 4:
                 raise ProbeParseError(f"stat: {key} line has {len(values)} time columns, expected at least 4")
             times = CpuTimes(*values[:8])
@@ -262,15 +281,11 @@ def parse_meminfo(text: str) -> MemInfo:
     Raises:
         ProbeParseError: No MemTotal (or MemFree when estimating), or a line that is not `Key: number [kB]`.
     """
-    kib: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip():
-            continue
-        key, sep, rest = line.partition(":")
-        parts = rest.split()
-        if not sep or not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] != "kB"):
-            raise ProbeParseError(f"meminfo: line {number} is not 'Key: number kB': {_clip(line)!r}")
-        kib[key.strip()] = _int("meminfo", key.strip(), parts[0])
+    matches = _MEMINFO_LINE.findall(text)
+    if matches and len(matches) == text.count("\n") and text.endswith("\n"):
+        kib = {key.strip(): int(value) for key, value in matches}  # Every line well formed: one regex pass.
+    else:
+        kib = _meminfo_lines(text)
 
     def need(key: str) -> int:
         if key not in kib:
@@ -287,6 +302,23 @@ def parse_meminfo(text: str) -> MemInfo:
         swap_free_bytes=kib.get("SwapFree", 0) * 1024,
         available_estimated=estimated,
     )
+
+
+def _meminfo_lines(text: str) -> dict[str, int]:
+    """meminfo line by line, naming the first line that is not `Key: number [kB]`."""
+    kib: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), start=1):
+        key, sep, rest = line.partition(":")
+        parts = rest.split()
+        if sep and parts and parts[0].isdigit() and (len(parts) == 1 or (len(parts) == 2 and parts[1] == "kB")):
+            kib[key.strip()] = int(parts[0])  # The common line, checked without a call per field.
+            continue
+        if not line.strip():
+            continue
+        if not sep or not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] != "kB"):
+            raise ProbeParseError(f"meminfo: line {number} is not 'Key: number kB': {_clip(line)!r}")
+        kib[key.strip()] = _int("meminfo", key.strip(), parts[0])
+    return kib
 
 
 def parse_loadavg(text: str) -> LoadAvg:
@@ -332,6 +364,9 @@ def parse_netdev(text: str) -> dict[str, NetCounters]:
         ProbeParseError: An interface line without a colon or with fewer than the 9 counters needed to reach
             transmitted bytes, or a counter that is not a number.
     """
+    matches = _NETDEV_LINE.findall(text)
+    if matches and len(matches) + len(_HEADER_LINE.findall(text)) == text.count("\n") and text.endswith("\n"):
+        return {name: NetCounters(int(rx), int(tx)) for name, rx, tx in matches if name != "lo"}
     counters: dict[str, NetCounters] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or "|" in line:
@@ -362,6 +397,17 @@ def parse_diskstats(text: str) -> dict[str, DiskCounters]:
     Raises:
         ProbeParseError: A line with too few fields, or sector counts that are not numbers.
     """
+    matches = _DISKSTATS_LINE.findall(text)
+    if matches and len(matches) == text.count("\n") and text.endswith("\n"):
+        rows = {name: DiskCounters(int(read), int(written)) for name, read, written in matches}
+    else:
+        rows = _diskstats_lines(text)
+    disks = _whole_disks(tuple(rows))
+    return {name: c for name, c in rows.items() if name in disks}
+
+
+def _diskstats_lines(text: str) -> dict[str, DiskCounters]:
+    """diskstats line by line, naming the first line that is short or not numeric."""
     rows: dict[str, DiskCounters] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         fields = line.split()
@@ -374,12 +420,22 @@ def parse_diskstats(text: str) -> dict[str, DiskCounters]:
                 f"diskstats: line {number} has {len(fields)} fields, expected {_DISKSTATS_MIN_FIELDS} or more: "
                 f"{_clip(line.strip())!r}"
             )
-        name = fields[2]
+        name, read, written = fields[2], fields[5], fields[9]
+        if read.isdigit() and written.isdigit():
+            rows[name] = DiskCounters(read_sectors=int(read), write_sectors=int(written))
+            continue
         rows[name] = DiskCounters(
-            read_sectors=_int("diskstats", f"{name} sectors read", fields[5]),
-            write_sectors=_int("diskstats", f"{name} sectors written", fields[9]),
+            read_sectors=_int("diskstats", f"{name} sectors read", read),
+            write_sectors=_int("diskstats", f"{name} sectors written", written),
         )
-    return {name: c for name, c in rows.items() if not _VIRTUAL_DISK.fullmatch(name) and not _is_partition(name, rows)}
+    return rows
+
+
+@functools.lru_cache(maxsize=64)
+def _whole_disks(names: tuple[str, ...]) -> frozenset[str]:
+    """Which of a diskstats listing's devices are whole physical disks; the listing rarely changes, so cached."""
+    listed = dict.fromkeys(names)
+    return frozenset(n for n in names if not _VIRTUAL_DISK.fullmatch(n) and not _is_partition(n, listed))
 
 
 def _is_partition(name: str, listed: Mapping[str, object]) -> bool:

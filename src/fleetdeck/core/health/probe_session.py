@@ -1,0 +1,80 @@
+"""The client end of one host's probe channel: bytes in, samples and problems out, by callback.
+
+The probe pushes one frame per tick in one write, so a channel delivers about one packet per host per tick.
+Handling it in asyncssh's `data_received` callback, instead of a task awaiting `stdout.read()` under a
+timeout, costs no task wakeup, future or timer per packet: with hundreds of hosts that is most of what the
+client spends besides decryption. Silence is watched by the collector on a slower clock, not per read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+import asyncssh
+
+from fleetdeck.core.health.frames import FrameError, FrameSplitter, SampleBuilder
+from fleetdeck.core.health.proc_parse import ProbeParseError
+from fleetdeck.core.health.sample import HealthSample
+
+STDERR_KEPT = 400
+"""Bytes of the probe's stderr kept to explain why it ended (`sh: not found`, a login banner)."""
+
+
+class ProbeReader(asyncssh.SSHClientSession[bytes]):
+    """Feeds one probe channel's stdout to a `FrameSplitter` and `SampleBuilder` as packets arrive.
+
+    Args:
+        host: The host's name, for samples and messages.
+        on_sample: Called with every good sample.
+        on_trouble: Called with a message for every bad frame (the host goes stale, not down).
+    """
+
+    def __init__(self, host: str, on_sample: Callable[[HealthSample], None], on_trouble: Callable[[str], None]) -> None:
+        self.host = host
+        self._on_sample = on_sample
+        self._on_trouble = on_trouble
+        self._splitter = FrameSplitter()
+        self._builder = SampleBuilder(host)
+        self.last_data = time.monotonic()
+        """When the last good sample arrived (or the reader was made)."""
+        self.delivered = False
+        """Whether any good sample arrived."""
+        self.stderr = b""
+        """The tail of what the probe wrote to stderr."""
+        self.ended: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
+        """Resolved when the channel closes, with the error that closed it, if any."""
+
+    def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
+        """Turn a packet of probe output into samples; stderr is only kept for the closing message."""
+        if datatype == asyncssh.EXTENDED_DATA_STDERR:
+            self.stderr = (self.stderr + data)[-STDERR_KEPT:]
+            return
+        try:
+            for item in self._splitter.feed(data):
+                if isinstance(item, FrameError):
+                    self._on_trouble(f"{self.host}: bad health data: {item}")
+                    continue
+                try:
+                    sample = self._builder.update(item)
+                except ProbeParseError as exc:
+                    self._on_trouble(f"{self.host}: bad health data: {exc}")
+                    continue
+                self.last_data = time.monotonic()
+                self.delivered = True
+                self._on_sample(sample)
+        except Exception as exc:  # A consumer's bug must not tear down the shared SSH connection.
+            asyncio.get_running_loop().call_exception_handler(
+                {"message": f"{self.host}: health sample handling failed", "exception": exc}
+            )
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        """Wake the collector: the channel is gone."""
+        if not self.ended.done():
+            self.ended.set_result(exc)
+
+    def stderr_tail(self) -> str:
+        """The last line the probe wrote to stderr, for a message; empty if none."""
+        lines = self.stderr.decode("utf-8", errors="replace").strip().splitlines()
+        return lines[-1][:200] if lines else ""
