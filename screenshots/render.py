@@ -6,8 +6,9 @@ clock frozen at a fixed instant. Tasks, runs and history come from a real `Engin
 the bundled `configs/`, with `FLEETDECK_STATE` pointed at a temporary directory; one quick local task
 (`disk-usage` on localhost) is run through the engine first so the run view and the history have an entry.
 
-Writes `screenshots/<screen>-<theme>.svg` for the dashboard, tasks, run view, history and help screens at
-120x35, plus `screenshots/dashboard-80x24.svg` in the default theme.
+Writes `screenshots/<screen>-<theme>.svg` for the dashboard, tasks, run view, gathered view, history and help
+screens at 120x35, plus `screenshots/dashboard-80x24.svg` in the default theme. The gathered view's run goes
+over five local hosts and one unreachable one, appended to the temporary config.
 
 Usage: `.venv/bin/python screenshots/render.py` (or `make screenshots`).
 """
@@ -49,8 +50,21 @@ SIZE = (120, 35)
 SMALL_SIZE = (80, 24)
 GIB = 1024**3
 THEMES = ("fleetdeck-dark", "fleetdeck-light", "high-contrast", "ansi")
-SCREENS = ("dashboard", "tasks", "run", "history", "help")
+SCREENS = ("dashboard", "tasks", "run", "gathered", "history", "help")
 TASK = "disk-usage"
+GATHER_TARGETS = "app-[1-6]"
+GATHER_COMMAND = "uname -sr; df -P / | awk 'NR == 2 {print $6, $5}'"
+EXTRA_HOSTS = """
+# Added by screenshots/render.py for the gathered view.
+[hosts."app-[1-5]"]
+transport = "local"
+
+[hosts.app-6]
+address = "127.0.0.1"
+port = 9
+connect_timeout = 3
+"""
+"""Hosts appended to the temporary copy of configs/hosts.toml: five local ones and one whose port is closed."""
 DETAIL_ROW = 6
 """Rows below the first (hosts sorted by name) the dashboard's cursor is moved to: web-2."""
 CLOCK_LAG_S = 90.0
@@ -245,6 +259,17 @@ async def render_theme(engine: Engine, config_dir: Path, clock: float, theme: st
         await until(pilot, lambda: screen.tail.seen == view.hosts["localhost"].total_lines)
         await settle(pilot)
         written.append(save(app, f"run-{theme}"))
+
+        # A run over several hosts for the gathered view: five identical outputs and one unreachable host.
+        gathered = engine.prepare_command(GATHER_COMMAND, GATHER_TARGETS, run_id=engine.new_run_id())
+        start_run(app, engine, app.bridge, gathered)
+        gathered_view = app.bridge.run(gathered.request.run_id)
+        await until(pilot, lambda: gathered_view.done)
+        screen.show_run(gathered.request.run_id)
+        await pilot.press("v")
+        await settle(pilot)
+        written.append(save(app, f"gathered-{theme}"))
+        await pilot.press("v")  # Back to the tails, so Esc leaves the screen.
         await back_to_dashboard(pilot)
 
         await pilot.press("h")
@@ -270,6 +295,8 @@ async def render_small(engine: Engine, config_dir: Path, clock: float) -> Path:
 async def render_all(work: Path) -> list[Path]:
     config_dir = work / "configs"
     shutil.copytree(bundled_configs_dir(), config_dir)
+    with (config_dir / "hosts.toml").open("a", encoding="utf-8") as hosts_file:
+        hosts_file.write(EXTRA_HOSTS)
     os.environ["FLEETDECK_STATE"] = str(work / "state")
 
     missing = [t for t in THEMES if not (bundled_themes_dir() / f"{t}.toml").is_file()]
