@@ -27,6 +27,11 @@ fmt: $(VENV)/.test-deps
 bench: $(VENV)/.test-deps
 	$(BIN)/python bench/run.py
 
+# A loopback fleet of real sshd hosts (8 by default: make fleet ARGS="--hosts 50") to try the console on.
+.PHONY: fleet
+fleet: $(VENV)/.test-deps sshd
+	$(BIN)/python tests/fleet.py $(ARGS)
+
 # SVGs of every main screen in every bundled theme, from canned data (see screenshots/README.md).
 .PHONY: screenshots
 screenshots: $(VENV)/.run-deps

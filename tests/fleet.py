@@ -584,3 +584,57 @@ def _signal_and_wait(procs: list[psutil.Process], timeout: float) -> None:
         with contextlib.suppress(psutil.NoSuchProcess):
             proc.kill()
     psutil.wait_procs(alive, timeout=timeout)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """`make fleet`: start a loopback fleet with a ready config dir and keep it up until Ctrl+C.
+
+    The config dir holds the fleet's hosts.toml plus this machine and the bundled tasks, alerts and
+    schedules, so `fleetdeck --config DIR health --watch` (or the console) shows this machine and the fleet.
+    """
+    import argparse
+    import signal
+
+    parser = argparse.ArgumentParser(description="a fleet of loopback OpenSSH hosts to try fleetdeck on")
+    parser.add_argument("--hosts", "-n", type=int, default=8, help="how many hosts (default 8)")
+    parser.add_argument("--dir", type=Path, default=Path(tempfile.gettempdir()) / "fleetdeck-fleet")
+    args = parser.parse_args(argv)
+    if find_sshd() is None:
+        print(SSHD_MISSING, file=sys.stderr)
+        return 69
+    if args.dir.exists():
+        shutil.rmtree(args.dir)
+    fleet = SshFleet(args.dir, args.hosts, ready_timeout=max(10.0, args.hosts / 20))
+    fleet.start()
+    bundled = Path(__file__).resolve().parent.parent / "configs"
+    for name in ("tasks.toml", "alerts.toml", "schedules.toml", "remediation.toml", "scripts"):
+        source = bundled / name
+        if source.is_dir():
+            shutil.copytree(source, fleet.config_dir / name)
+        elif source.is_file():
+            shutil.copy(source, fleet.config_dir / name)
+    with fleet.hosts_toml.open("a", encoding="utf-8") as hosts:
+        hosts.write('\n[hosts.localhost]\ntransport = "local"\n')
+    print(f"{args.hosts} hosts up on {fleet.addresses[0]}..{fleet.addresses[-1]} port {fleet.port}")
+    print("in another terminal:")
+    print(f"  .venv/bin/fleetdeck --config {fleet.config_dir} health --watch")
+    print(f"  .venv/bin/fleetdeck --config {fleet.config_dir}            # the console")
+    print(f"  .venv/bin/fleetdeck --config {fleet.config_dir} exec -t @fleet -- uptime")
+    print("Ctrl+C stops the fleet.", flush=True)
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        print("stopping the fleet")
+    finally:
+        fleet.stop()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import math
+from collections import namedtuple
 from pathlib import Path
+
+import psutil
+import pytest
 
 from fleetdeck.core.health import HealthSample
 from fleetdeck.core.health.local import LocalHealthSource, read_os_name
@@ -82,3 +86,36 @@ def test_os_name_comes_from_pretty_name(tmp_path: Path) -> None:
 
 def test_worst_disk_pct_is_none_without_filesystems() -> None:
     assert HealthSample(host="h", time=0.0, status="down").worst_disk_pct is None
+
+
+async def test_cpu_comes_from_our_own_deltas_whatever_else_calls_psutil(monkeypatch: pytest.MonkeyPatch) -> None:
+    # psutil.cpu_percent(interval=None) keeps one "previous call" for the whole process; a second caller
+    # (another source, a plugin) right before a sample used to make it read 100% busy.
+    fields = ("user", "nice", "system", "idle", "iowait", "irq", "softirq", "steal")
+    Times = namedtuple("Times", fields)
+    readings = iter([(100, 0, 50, 800, 10, 0, 0, 0), (130, 0, 60, 860, 10, 0, 0, 0)])
+    current: dict[str, tuple[int, ...]] = {}
+
+    def cpu_times(percpu: bool = False) -> object:
+        if not percpu:
+            current["now"] = next(readings)
+        times = Times(*(v / 100 for v in current["now"]))
+        return [times, times] if percpu else times
+
+    source = LocalHealthSource(["localhost"])
+    monkeypatch.setattr(psutil, "cpu_times", cpu_times)
+    first = await source.sample("localhost")
+    await asyncio.sleep(0.6)
+    monkeypatch.undo()
+    psutil.cpu_percent(interval=None)
+    psutil.cpu_times_percent(interval=None)
+    monkeypatch.setattr(psutil, "cpu_times", cpu_times)
+    second = await source.sample("localhost")
+
+    assert first.cpu_pct is None
+    # Deltas: user 30, system 10, idle 60 of 100.
+    assert second.cpu_pct == pytest.approx(40.0)
+    assert second.cpu_user_pct == pytest.approx(30.0)
+    assert second.cpu_system_pct == pytest.approx(10.0)
+    assert second.cpu_iowait_pct == pytest.approx(0.0)
+    assert second.cpu_per_core_pct == pytest.approx((40.0, 40.0))

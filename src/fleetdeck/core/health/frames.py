@@ -351,7 +351,7 @@ class SampleBuilder:
         if filesystems is not None:
             self._filesystems = filesystems
 
-        cpu_pcts = _cpu_percents(previous.cpu, cpu) if previous is not None else None
+        cpu_pcts = cpu_percents(previous.cpu, cpu) if previous is not None else None
         rates = _rates(previous, current)
         swap_used = mem.swap_total_bytes - mem.swap_free_bytes
         return HealthSample(
@@ -380,7 +380,7 @@ class SampleBuilder:
             procs=procs,
             kernel=self._kernel,
             os_name=self._os_name,
-            cpu_per_core_pct=_per_core(previous.cpu, cpu) if previous is not None else (),
+            cpu_per_core_pct=per_core_percents(previous.cpu, cpu) if previous is not None else (),
             net_interfaces=_interfaces(previous, current),
         )
 
@@ -406,7 +406,7 @@ def _pct(part: float, whole: float) -> float:
     return min(100.0, max(0.0, part * 100.0 / whole)) if whole > 0 else 0.0
 
 
-def _cpu_percents(
+def cpu_percents(
     before: CpuStat, after: CpuStat
 ) -> tuple[float | None, float | None, float | None, float | None, float | None]:
     """Busy, user, system, iowait and steal percent between two `/proc/stat` readings.
@@ -431,7 +431,7 @@ def _cpu_percents(
     )
 
 
-def _per_core(before: CpuStat, after: CpuStat) -> tuple[float, ...]:
+def per_core_percents(before: CpuStat, after: CpuStat) -> tuple[float, ...]:
     """Busy percent of each CPU; empty when the CPU set changed (hotplug) between the readings."""
     if len(before.per_core) != len(after.per_core):
         return ()

@@ -20,6 +20,8 @@ from pathlib import Path
 
 import psutil
 
+from fleetdeck.core.health.frames import cpu_percents, per_core_percents
+from fleetdeck.core.health.proc_parse import CpuStat, CpuTimes
 from fleetdeck.core.health.sample import PSEUDO_FSTYPES, FsUsage, HealthSample, NetRate
 
 """Filesystem types that hold no operator data; their usage numbers only add noise."""
@@ -58,9 +60,10 @@ class LocalHealthSource:
         self._last: HealthSample | None = None
         self._last_at = 0.0
         self._counters: _Counters | None = None
-        # psutil measures interval=None against the previous call; without this the first sample
-        # would average over the whole time since boot.
-        psutil.cpu_times_percent(interval=None)
+        self._cpu: CpuStat | None = None
+        """The previous CPU times. Percentages are computed from our own deltas, not psutil's
+        ``cpu_percent(interval=None)``, whose one module-wide "previous call" any other caller in the
+        process resets (two calls close together read 100% busy)."""
 
     @property
     def hosts(self) -> Sequence[str]:
@@ -86,28 +89,27 @@ class LocalHealthSource:
     def _measure(self) -> HealthSample:
         """Take one full reading; runs in a worker thread."""
         now = time.time()
-        cpu = psutil.cpu_times_percent(interval=None)
-        iowait = getattr(cpu, "iowait", 0.0)
-        steal = getattr(cpu, "steal", None)
+        cpu_now = read_cpu_stat()
+        cpu_before, self._cpu = self._cpu, cpu_now
+        busy, user, system, iowait, steal = (
+            cpu_percents(cpu_before, cpu_now) if cpu_before is not None else (None, None, None, None, None)
+        )
         load1, load5, load15 = psutil.getloadavg()
         vm = psutil.virtual_memory()
         swap = psutil.swap_memory()
-        per_core = psutil.cpu_percent(interval=None, percpu=True)
         counters = self._read_counters()
         previous, self._counters = self._counters, counters
-        # The first reading's CPU split covers only the instant since the priming call: not a measurement.
-        first = previous is None
         rx, tx, read, write = _rates(previous, counters)
         interfaces = _interfaces(previous, counters)
         return HealthSample(
             host=self._names[0] if self._names else "localhost",
             time=now,
             status="up",
-            cpu_pct=None if first else _clamp_pct(100.0 - cpu.idle - iowait),
-            cpu_user_pct=None if first else cpu.user,
-            cpu_system_pct=None if first else cpu.system,
-            cpu_iowait_pct=None if first else getattr(cpu, "iowait", None),
-            cpu_steal_pct=None if first else steal,
+            cpu_pct=busy,
+            cpu_user_pct=user,
+            cpu_system_pct=system,
+            cpu_iowait_pct=iowait,
+            cpu_steal_pct=steal,
             load1=load1,
             load5=load5,
             load15=load15,
@@ -125,7 +127,7 @@ class LocalHealthSource:
             procs=len(psutil.pids()),
             kernel=self._kernel,
             os_name=self._os_name,
-            cpu_per_core_pct=tuple(per_core) if previous is not None else (),
+            cpu_per_core_pct=per_core_percents(cpu_before, cpu_now) if cpu_before is not None else (),
             net_interfaces=interfaces,
         )
 
@@ -184,6 +186,33 @@ def _rates(
         rate(previous.net_tx, current.net_tx),
         rate(previous.disk_read, current.disk_read),
         rate(previous.disk_write, current.disk_write),
+    )
+
+
+def read_cpu_stat() -> CpuStat:
+    """This machine's CPU times (total and per CPU) in centiseconds, shaped like the probe's `/proc/stat`."""
+    total = psutil.cpu_times()
+    columns = 8 if hasattr(total, "steal") else 5 if hasattr(total, "iowait") else 4
+    return CpuStat(
+        total=_cpu_times(total), per_core=tuple(_cpu_times(t) for t in psutil.cpu_times(percpu=True)), columns=columns
+    )
+
+
+def _cpu_times(times: object) -> CpuTimes:
+    """psutil's seconds as integer centiseconds; fields a platform lacks read as zero."""
+
+    def field(name: str) -> int:
+        return int(getattr(times, name, 0.0) * 100)
+
+    return CpuTimes(
+        user=field("user"),
+        nice=field("nice"),
+        system=field("system"),
+        idle=field("idle"),
+        iowait=field("iowait"),
+        irq=field("irq"),
+        softirq=field("softirq"),
+        steal=field("steal"),
     )
 
 
