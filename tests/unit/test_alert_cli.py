@@ -97,6 +97,7 @@ def test_alerts_json(state: Path, capsys: pytest.CaptureFixture[str]) -> None:
         "acknowledged_at": None,
         "flapping": False,
         "inhibited": False,
+        "inhibited_by": None,
     }
 
 

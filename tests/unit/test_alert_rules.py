@@ -241,12 +241,14 @@ def test_the_bundled_sample_passes_with_the_bundled_inventory_and_tasks() -> Non
         (
             RULE + 'severty = "critical"\n',
             'alerts.toml: rules[0].severty: rule "HighCPU": unknown key (did you mean "severity"?); allowed keys: '
-            "annotations, clear_above, clear_below, expr, for, hosts, keep_firing_for, labels, name, remediate, severity",
+            "annotations, clear_above, clear_below, expr, for, hosts, inhibits, keep_firing_for, labels, name, remediate, "
+            "severity",
         ),
         (
             RULE + 'fro = "5m"\n',
             'alerts.toml: rules[0].fro: rule "HighCPU": unknown key (did you mean "for"?); allowed keys: '
-            "annotations, clear_above, clear_below, expr, for, hosts, keep_firing_for, labels, name, remediate, severity",
+            "annotations, clear_above, clear_below, expr, for, hosts, inhibits, keep_firing_for, labels, name, remediate, "
+            "severity",
         ),
         (
             RULE + 'severity = "page"\n',

@@ -33,6 +33,7 @@ _COMMANDS: dict[str, str] = {
     "schedules": "schedules_cmd:cmd_schedules",
     "alerts": "alerts_cmd:cmd_alerts",
     "silence": "alerts_cmd:cmd_silence",
+    "notify": "notify_cmd:cmd_notify",
     "daemon": "daemon_cmd:cmd_daemon",
     "remediation": "daemon_cmd:cmd_remediation",
 }

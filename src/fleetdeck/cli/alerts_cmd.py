@@ -29,9 +29,7 @@ from fleetdeck.core.alerts.store import AlertStore
 from fleetdeck.core.config import Config
 from fleetdeck.core.errors import ConfigError, ConfigIssue, UsageError
 from fleetdeck.core.health.collector import CollectorSettings
-from fleetdeck.core.health.sample import HealthSample
-from fleetdeck.core.health.watch import build_collector
-from fleetdeck.core.inventory import Host
+from fleetdeck.core.health.watch import collect_once
 from fleetdeck.core.paths import state_dir
 from fleetdeck.core.transport.rlimit import raise_nofile
 
@@ -77,7 +75,9 @@ def _state(record: AlertRecord) -> str:
         flags.append("silenced")
     if record.flapping:
         flags.append("flapping")
-    if record.inhibited:
+    if record.inhibited_by:
+        flags.append(f"inhibited by {record.inhibited_by}")
+    elif record.inhibited:
         flags.append("host not up")
     return record.state + (f" ({', '.join(flags)})" if flags else "")
 
@@ -121,37 +121,6 @@ def alerts_config(config: Config) -> AlertsConfig:
     return alerts
 
 
-async def collect_once(
-    config: Config, hosts: Sequence[Host], interval_s: float = EVAL_INTERVAL_S
-) -> list[HealthSample]:
-    """One complete sample per host (rates need two ticks), or a ``down`` one; bounded in time like ``health``."""
-    settings = CollectorSettings.for_interval(interval_s)
-    latest: dict[str, HealthSample] = {}
-    counts: dict[str, int] = {}
-    names = [h.name for h in hosts]
-
-    def on_sample(sample: HealthSample) -> None:
-        latest[sample.host] = sample
-        counts[sample.host] = counts.get(sample.host, 0) + 1
-
-    collector = build_collector(config.inventory, hosts, on_sample, state=state_dir(), settings=settings)
-    task = asyncio.ensure_future(collector.run())
-    try:
-        deadline = time.monotonic() + 2 * settings.interval_s + max(h.connect_timeout for h in hosts) + 2
-        while time.monotonic() < deadline:
-            if all(n in latest and (latest[n].status == "down" or counts[n] >= 2) for n in names):
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        task.cancel()
-        await asyncio.gather(task, return_exceptions=True)
-        if collector.ssh is not None:
-            await collector.ssh.close()
-        if collector.prometheus is not None:
-            await collector.prometheus.aclose()
-    return [latest.get(n) or HealthSample(n, time.time(), "down", reason="no answer in time") for n in names]
-
-
 def _eval(args: argparse.Namespace) -> int:
     config = load(args)
     rules = alerts_config(config)
@@ -161,7 +130,8 @@ def _eval(args: argparse.Namespace) -> int:
         print(f'fleetdeck: selector "{selector}" matches no watched hosts', file=sys.stderr)
         return UsageError.exit_code
     raise_nofile()
-    samples = asyncio.run(collect_once(config, hosts))
+    settings = CollectorSettings.for_interval(EVAL_INTERVAL_S)
+    samples = asyncio.run(collect_once(config.inventory, hosts, state=state_dir(), settings=settings))
     engine = AlertEngine(rules, config.inventory)
     now = time.time()
     with AlertStore(state_dir()) as store:

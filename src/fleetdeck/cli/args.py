@@ -64,6 +64,14 @@ def add_alert_parsers(sub: Any) -> None:
     a.add_argument("id", type=int, metavar="ID", help="the silence's number, as listed")
 
 
+def add_notify_parsers(sub: Any) -> None:
+    """Add ``notify`` (with ``test``)."""
+    p = sub.add_parser("notify", help="check notification channels: fleetdeck notify test CHANNEL")
+    actions = p.add_subparsers(dest="notify_action", metavar="ACTION", required=True)
+    a = actions.add_parser("test", help="send one test notification to a channel of notify.toml now")
+    a.add_argument("channel", metavar="CHANNEL", help="the channel's name in notify.toml")
+
+
 def add_daemon_parsers(sub: Any) -> None:
     """Register ``daemon`` and ``remediation``."""
     p = sub.add_parser("daemon", help="run health collection, alerts, notifications, schedules and remediation")
@@ -165,5 +173,6 @@ def build_parser() -> argparse.ArgumentParser:
         ip.add_argument("file", nargs=nargs, metavar="FILE")
         ip.add_argument("-o", "--output", metavar="FILE", help="write here instead of stdout (never overwrites)")
     add_alert_parsers(sub)
+    add_notify_parsers(sub)
     add_daemon_parsers(sub)
     return parser

@@ -6,14 +6,13 @@ import argparse
 import asyncio
 import json
 import sys
-import time
 from typing import Any
 
 from fleetdeck.cli.inventory_cmds import load, select
 from fleetdeck.cli.output import print_table
 from fleetdeck.core.health.collector import CollectorSettings
 from fleetdeck.core.health.sample import HealthSample
-from fleetdeck.core.health.watch import build_collector
+from fleetdeck.core.health.watch import build_collector, collect_once, collecting
 from fleetdeck.core.paths import state_dir
 from fleetdeck.core.transport.rlimit import raise_nofile
 
@@ -92,39 +91,26 @@ def cmd_health(args: argparse.Namespace) -> int:
     settings = CollectorSettings.for_interval(args.interval)
     names = [h.name for h in hosts]
 
-    async def go() -> int:
+    async def watch() -> int:
         latest: dict[str, HealthSample] = {}
-        counts: dict[str, int] = {}
 
         def on_sample(sample: HealthSample) -> None:
             latest[sample.host] = sample
-            counts[sample.host] = counts.get(sample.host, 0) + 1
-            if args.json and args.watch:
+            if args.json:
                 sys.stdout.write(json.dumps(sample_json(sample)) + "\n")
                 sys.stdout.flush()
 
         collector = build_collector(config.inventory, hosts, on_sample, state=state_dir(), settings=settings)
-        task = asyncio.ensure_future(collector.run())
-        try:
-            if args.watch:
-                while True:
-                    await asyncio.sleep(settings.interval_s)
-                    if not args.json:
-                        _redraw([latest[n] for n in names if n in latest])
-            # Once: wait until every host has full numbers (rates need two ticks) or is down, bounded.
-            deadline = time.monotonic() + 2 * settings.interval_s + max(h.connect_timeout for h in hosts) + 2
-            while time.monotonic() < deadline:
-                if all(n in latest and (latest[n].status == "down" or counts[n] >= 2) for n in names):
-                    break
-                await asyncio.sleep(0.1)
-        finally:
-            task.cancel()
-            await asyncio.gather(task, return_exceptions=True)
-            if collector.ssh is not None:
-                await collector.ssh.close()
-            if collector.prometheus is not None:
-                await collector.prometheus.aclose()
-        samples = [latest.get(n) or HealthSample(n, time.time(), "down", reason="no answer in time") for n in names]
+        async with collecting(collector):
+            while True:
+                await asyncio.sleep(settings.interval_s)
+                if not args.json:
+                    _redraw([latest[n] for n in names if n in latest])
+
+    async def go() -> int:
+        if args.watch:
+            return await watch()
+        samples = await collect_once(config.inventory, hosts, state=state_dir(), settings=settings)
         if args.json:
             for sample in samples:
                 print(json.dumps(sample_json(sample)))

@@ -3,18 +3,22 @@
 Feed it samples (:meth:`AlertEngine.evaluate`) and it returns the events they caused. Inhibition: while
 a host is not ``up`` (stale or down) its metric alerts make no transitions at all, so a dead host pages
 once, through ``host_down``, not once per metric; a pending alert restarts its ``for`` clock when fresh
-numbers return. A missing value (a source's first sample has no rates, a host without swap) is no
-evidence either way and changes nothing either. Flapping: once an alert has started or stopped firing
-``changes`` times within the window it is marked flapping, one :class:`AlertFlapping` notice goes out
-and its transitions are flagged not to be notified, until a whole window passes without a change.
-Silences and acknowledgements only mark alerts; time comes from the caller so tests use a fake clock.
+numbers return. A firing alert also inhibits the alerts of the rules its rule ``inhibits`` on the same
+host and mount (a critical rule names the warning rule about the same problem): those go on changing
+state, marked ``inhibited_by`` it, and their start of firing is not notified; once nothing inhibits a
+firing alert whose start was not told, a ``firing -> firing`` change announces it. A missing value (a
+source's first sample has no rates, a host without swap) is no evidence either way and changes nothing
+either. Flapping: once an alert has started or stopped firing ``changes`` times within the window it is
+marked flapping, one :class:`AlertFlapping` notice goes out and its transitions are flagged not to be
+notified, until a whole window passes without a change. Silences and acknowledgements only mark alerts;
+time comes from the caller so tests use a fake clock.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from fleetdeck.core.alerts.rules import AlertsConfig, Rule
@@ -85,7 +89,7 @@ class AlertEngine:
                     inst.updated = now
                 continue
             for inst in group.values():
-                inst.inhibited = False
+                inst.inhibited = inst.inhibited_by is not None
             if not condition.is_filesystem:
                 value = condition.host_value(sample)
                 if value is not None:
@@ -102,8 +106,40 @@ class AlertEngine:
             for mount in [m for m in group if m not in mounts]:
                 # The filesystem was unmounted (or no longer matches): its alert has nothing left to hold on to.
                 self._observe(rule, host, mount, None, now, events, holds=False)
+        self._inhibit(host, sample.status != "up", now, events)
         events.extend(self._settle(host, now))
         return events
+
+    def _inhibit(self, host: str, held: bool, now: float, events: list[AlertEvent]) -> None:
+        """Mark the host's alerts that a firing alert inhibits, once every rule has seen the sample.
+
+        Doing it last means alerts that start firing in one sample inhibit each other whatever the order of
+        their rules. This sample's changes are given the final marks; an alert whose start of firing was not
+        told and that nothing inhibits any more is announced with a ``firing -> firing`` change.
+        """
+        alerts = [inst for rule in self.rules_for(host) for inst in self._groups.get((rule.name, host), {}).values()]
+        sources: dict[tuple[str, str | None], str] = {}
+        for inst in alerts:
+            if inst.state == "firing":
+                for target in inst.rule.inhibits:
+                    sources.setdefault((target, inst.mount), inst.key)
+        if not sources and not any(inst.inhibited_by or inst.unannounced for inst in alerts):
+            return  # the common case: no inhibiting rule fires on this host, and none did
+        changed = {e.key: i for i, e in enumerate(events) if isinstance(e, AlertChanged)}
+        for inst in alerts:
+            inst.inhibited_by = sources.get((inst.rule.name, inst.mount))
+            inst.inhibited = inst.inhibited_by is not None or (held and not inst.rule.condition.is_host_down)
+            at = changed.get(inst.key)
+            if at is not None:
+                event = events[at]
+                assert isinstance(event, AlertChanged)
+                events[at] = replace(event, inhibited=inst.inhibited, inhibited_by=inst.inhibited_by)
+                if event.new_state == "firing":
+                    inst.unannounced = inst.inhibited
+            elif inst.unannounced and inst.state == "firing" and not inst.inhibited:
+                inst.unannounced = False
+                inst.silenced = is_silenced(match_labels(inst.labels()), self.silences, now)
+                events.append(replace(self._changed(inst, "firing", "firing", now), since=inst.since))
 
     def tick(self, now: float | None = None) -> list[AlertEvent]:
         """Re-evaluate the last sample of every host that is not up, so their clocks advance between samples.
@@ -203,6 +239,8 @@ class AlertEngine:
             silenced=inst.silenced,
             acknowledged_by=inst.acknowledged_by,
             flapping=inst.flapping,
+            inhibited=inst.inhibited,
+            inhibited_by=inst.inhibited_by,
         )
 
     def _flapping(self, inst: Instance, state: AlertState, flapping: bool, now: float) -> AlertFlapping:
@@ -326,6 +364,10 @@ class AlertEngine:
                 fired_at=rec.fired_at,
                 acknowledged_by=rec.acknowledged_by,
                 acknowledged_at=rec.acknowledged_at,
+                inhibited=rec.inhibited,
+                inhibited_by=rec.inhibited_by,
+                # Whether its start was told is not stored: owe it, a notifier does not repeat what it sent.
+                unannounced=rec.state == "firing" and rec.inhibited_by is not None,
                 resume=True,
                 updated=rec.updated,
             )
@@ -381,4 +423,6 @@ def _resolved_from_record(rec: AlertRecord, now: float, silences: Sequence[Silen
         fired_at=rec.fired_at,
         silenced=is_silenced(match_labels(rec.labels), silences, now),
         acknowledged_by=rec.acknowledged_by,
+        inhibited=rec.inhibited,
+        inhibited_by=rec.inhibited_by,
     )

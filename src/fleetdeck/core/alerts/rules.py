@@ -2,15 +2,16 @@
 
 :func:`load_alerts` validates the file rule by rule (one broken rule never hides another's problems),
 parses each expression, checks the host selector against the inventory, label names, annotation
-templates and the remediation task, and reports every problem as a ``ConfigIssue`` in the same
-``alerts.toml: rules[2].expr: ...`` form as the other config files, naming the rule by its ``name``.
+templates and the remediation task, then the ``inhibits`` references between rules, and reports every
+problem as a ``ConfigIssue`` in the same ``alerts.toml: rules[2].expr: ...`` form as the other config
+files, naming the rule by its ``name``.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Final
 
@@ -60,6 +61,8 @@ class Rule:
         hosts: Host selector the rule applies to; ``None`` for every host.
         labels: Extra labels for routing and silences.
         annotations: Templates (``summary``, ``description``, ``runbook``...), checked at load time.
+        inhibits: Names of rules whose alerts this rule's firing alerts mute on the same host (and mount):
+            a critical rule names the warning rule about the same problem.
         remediate: Optional saved task to repair the fault.
     """
 
@@ -73,6 +76,7 @@ class Rule:
     hosts: str | None = None
     labels: Mapping[str, str] = field(default_factory=dict)
     annotations: Mapping[str, str] = field(default_factory=dict)
+    inhibits: tuple[str, ...] = ()
     remediate: Remediation | None = None
 
     @property
@@ -201,6 +205,7 @@ class _Builder:
             hosts=entry.hosts,
             labels=dict(entry.labels),
             annotations=dict(entry.annotations),
+            inhibits=tuple(entry.inhibits),
             remediate=remediation,
         )
 
@@ -230,6 +235,49 @@ class _Builder:
                     f"clear_above {entry.clear_above:g} is below the threshold {threshold:g}",
                 )
 
+    def inhibitions(self, rules: Sequence[Rule], where: Mapping[str, int], known: Collection[str]) -> None:
+        """Check every ``inhibits`` list of the rules at ``where`` (name → index) against the rules in force.
+
+        ``known`` also holds the names of rules that failed validation, so a reference to one of them is
+        not reported a second time. Built-in rules that ``include_defaults`` adds are trusted.
+        """
+        by_name = {r.name: r for r in rules}
+        edges: dict[str, list[str]] = {}
+        for rule in rules:
+            index = where.get(rule.name)
+            edges[rule.name] = []
+            for pos, target in enumerate(rule.inhibits):
+                found = by_name.get(target)
+                if index is None:
+                    if found is not None and _same_scope(rule, found):
+                        edges[rule.name].append(target)
+                    continue
+                path: list[str | int] = ["inhibits", pos]
+                if target in rule.inhibits[:pos]:
+                    self.issue(index, rule.name, path, f'"{target}" is listed twice')
+                elif target == rule.name:
+                    self.issue(index, rule.name, path, "a rule cannot inhibit itself")
+                elif target not in known:
+                    close = difflib.get_close_matches(target, sorted(known), n=1)
+                    hint = f' (did you mean "{close[0]}"?)' if close else f"; rules: {', '.join(sorted(known))}"
+                    self.issue(index, rule.name, path, f'no rule named "{target}"{hint}')
+                elif found is not None and not _same_scope(rule, found):
+                    self.issue(index, rule.name, path, _scope_problem(rule, found))
+                elif found is not None:
+                    edges[rule.name].append(target)
+        reported: set[frozenset[str]] = set()
+        for rule in rules:
+            cycle = _cycle(rule.name, edges)
+            if cycle is None or frozenset(cycle) in reported:
+                continue
+            reported.add(frozenset(cycle))
+            name = next((n for n in cycle if n in where), None)
+            if name is not None:
+                loop = " -> ".join([*cycle[cycle.index(name) :], *cycle[: cycle.index(name)], name])
+                self.issue(
+                    where[name], name, ["inhibits"], f"inhibition cycle {loop}: these alerts would mute each other"
+                )
+
     def remediation(self, index: int, entry: RuleEntry) -> Remediation | None:
         spec = entry.remediate
         if spec is None:
@@ -250,6 +298,43 @@ class _Builder:
                             f'task "{spec.task}" has no parameter "{param}" (its params: {known})',
                         )
         return Remediation(spec.task, dict(spec.params))
+
+
+def _same_scope(source: Rule, target: Rule) -> bool:
+    """Whether alerts of the two rules can share host and mount: both per filesystem, or both per host."""
+    return source.condition.is_filesystem == target.condition.is_filesystem
+
+
+def _scope_problem(source: Rule, target: Rule) -> str:
+    fs, host = (source, target) if source.condition.is_filesystem else (target, source)
+    return (
+        f'"{fs.name}" alerts per filesystem and "{host.name}" per host; a rule inhibits only alerts of the same '
+        "host and mount, so both must be per filesystem or both per host"
+    )
+
+
+def _cycle(start: str, edges: Mapping[str, Sequence[str]]) -> list[str] | None:
+    """The rules of an inhibition loop through ``start`` (in order, ``start`` first), if there is one."""
+    parents: dict[str, str] = {}
+    todo = list(edges.get(start, ()))
+    for name in todo:
+        parents.setdefault(name, start)
+    seen = set(todo)
+    while todo:
+        name = todo.pop()
+        if name == start:
+            path = [start]
+            step = parents[start]
+            while step != start:
+                path.insert(1, step)
+                step = parents[step]
+            return path
+        for nxt in edges.get(name, ()):
+            if nxt not in seen:
+                seen.add(nxt)
+                parents[nxt] = name
+                todo.append(nxt)
+    return None
 
 
 def load_alerts(
@@ -290,31 +375,50 @@ def load_alerts(
         rule = builder.rule(index, entry)
         if rule is not None:
             rules.append(rule)
+    where = {r.name: seen[r.name] for r in rules}
+    known = set(seen)
+    if shell is not None and shell.include_defaults:
+        rules = [r for r in DEFAULT_RULES if r.name not in where] + rules
+        known.update(r.name for r in DEFAULT_RULES)
+    builder.inhibitions(rules, where, known)
     if shell is None:
         return AlertsConfig(tuple(rules), from_file=True)
-    if shell.include_defaults:
-        own = {r.name for r in rules}
-        rules = [r for r in DEFAULT_RULES if r.name not in own] + rules
     flapping = FlapSettings(shell.flapping.changes, shell.flapping.window)
     return AlertsConfig(tuple(rules), flapping, from_file=True)
 
 
 def _rule(
-    name: str, expr: str, severity: Severity, for_: str, summary: str, clear_below: float | None = None
+    name: str,
+    expr: str,
+    severity: Severity,
+    for_: str,
+    summary: str,
+    clear_below: float | None = None,
+    inhibits: Sequence[str] = (),
 ) -> dict[str, Any]:
     table: dict[str, Any] = {"name": name, "expr": expr, "for": for_, "severity": severity}
     if clear_below is not None:
         table["clear_below"] = clear_below
     table["annotations"] = {"summary": summary}
+    if inhibits:
+        table["inhibits"] = list(inhibits)
     return table
 
 
 DEFAULT_RULES_TOML: Final[tuple[dict[str, Any], ...]] = (
     _rule("HighCPU", "cpu_pct > 85", "warning", "5m", "{host}: CPU {value:.0f}% for 5m", 75),
-    _rule("CPUCritical", "cpu_pct > 95", "critical", "10m", "{host}: CPU {value:.0f}% for 10m", 90),
+    _rule("CPUCritical", "cpu_pct > 95", "critical", "10m", "{host}: CPU {value:.0f}% for 10m", 90, ["HighCPU"]),
     _rule("HighMemory", "mem_used_pct > 90", "warning", "5m", "{host}: memory {value:.0f}% used", 85),
     _rule("RootDiskFull", 'disk_used_pct{mount="/"} > 90', "warning", "5m", "{host}: / is {value:.0f}% full", 88),
-    _rule("RootDiskCritical", 'disk_used_pct{mount="/"} > 95', "critical", "2m", "{host}: / is {value:.0f}% full", 93),
+    _rule(
+        "RootDiskCritical",
+        'disk_used_pct{mount="/"} > 95',
+        "critical",
+        "2m",
+        "{host}: / is {value:.0f}% full",
+        93,
+        ["RootDiskFull"],
+    ),
     _rule("HighLoad", "load_per_core > 2", "warning", "10m", "{host}: load {value:.1f} per core for 10m", 1.5),
     _rule("HostDown", "host_down", "critical", "1m", "{host} is down"),
     _rule(
@@ -338,6 +442,8 @@ def _build_defaults() -> tuple[Rule, ...]:
         rule = builder.rule(index, entry) if entry is not None else None
         if rule is not None:
             rules.append(rule)
+    names = {r.name: i for i, r in enumerate(rules)}
+    builder.inhibitions(rules, names, names)
     if issues:  # pragma: no cover - a broken built-in is a bug caught by the tests
         raise RuntimeError("; ".join(str(i) for i in issues))
     return tuple(rules)

@@ -74,6 +74,18 @@ Duration = Annotated[float, _duration(allow_zero=True)]
 PositiveDuration = Annotated[float, _duration(allow_zero=False)]
 
 
+def _rule_names(value: Any) -> Any:
+    if isinstance(value, str):
+        raise PydanticCustomError(
+            "fleetdeck", "expected an array of rule names such as [{example}], got {got}",
+            {"example": describe_value(value), "got": describe_value(value)},
+        )  # fmt: skip
+    return value
+
+
+RuleNames = Annotated[list[str], BeforeValidator(_rule_names)]
+
+
 class RemediateEntry(Strict):
     """``remediate = { task = "clean-tmp", params = { path = "/tmp" } }``: a saved task to repair the fault."""
 
@@ -94,6 +106,7 @@ class RuleEntry(Strict):
     hosts: str | None = None
     labels: dict[str, str] = Field(default_factory=dict)
     annotations: dict[str, str] = Field(default_factory=dict)
+    inhibits: RuleNames = Field(default_factory=list)
     remediate: RemediateEntry | None = None
 
 

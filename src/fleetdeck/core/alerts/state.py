@@ -86,6 +86,12 @@ class AlertChanged:
         silenced: A silence matched: the change must not be notified.
         acknowledged_by: Who acknowledged the firing alert, if anyone.
         flapping: The alert is flapping: this change must not be notified on its own.
+        inhibited: The alert is inhibited (its host is not up, or ``inhibited_by`` fires): a start of firing
+            is not notified.
+        inhibited_by: The key of the firing alert that inhibits this one, if one does.
+
+    ``old_state == new_state == "firing"`` is no transition: the alert was firing while inhibited, the alert
+    that inhibited it is gone, and it is announced now as if it had just started firing.
     """
 
     rule: str
@@ -104,6 +110,8 @@ class AlertChanged:
     silenced: bool = False
     acknowledged_by: str | None = None
     flapping: bool = False
+    inhibited: bool = False
+    inhibited_by: str | None = None
 
     @property
     def acknowledged(self) -> bool:
@@ -112,10 +120,17 @@ class AlertChanged:
 
     @property
     def notifies(self) -> bool:
-        """Whether a notifier should send this: a start or end of firing, neither silenced nor flapping."""
+        """Whether a notifier should send this: a start or end of firing, neither silenced nor flapping.
+
+        A start of firing is not sent while the alert is inhibited. An end of firing is sent even then: a
+        warning told before its critical started must still be closed, and a notifier drops the end of an
+        alert whose start it never sent.
+        """
         if self.silenced or self.flapping:
             return False
-        return self.new_state == "firing" or (self.old_state == "firing" and self.new_state == "resolved")
+        if self.new_state == "firing":
+            return not self.inhibited
+        return self.old_state == "firing" and self.new_state == "resolved"
 
 
 @dataclass(frozen=True, slots=True)
@@ -170,6 +185,7 @@ class AlertRecord:
     flapping: bool = False
     inhibited: bool = False
     updated: float = 0.0
+    inhibited_by: str | None = None
 
     @property
     def summary(self) -> str:
@@ -201,6 +217,7 @@ class AlertRecord:
             "acknowledged_at": iso_time(self.acknowledged_at),
             "flapping": self.flapping,
             "inhibited": self.inhibited,
+            "inhibited_by": self.inhibited_by,
         }
 
 
@@ -210,6 +227,9 @@ class Instance:
 
     ``resume`` is set while the host is not up (the alert is inhibited): a pending alert then restarts its
     ``for`` clock on the first fresh sample, since nobody saw the condition hold in between.
+    ``inhibited_by`` is the key of a firing alert whose rule ``inhibits`` this one's on the same host and
+    mount; the alert then goes on changing state but is ``inhibited`` too, so its firing is not notified.
+    ``unannounced`` says it started firing while inhibited: it is announced once nothing inhibits it.
     """
 
     rule: Rule
@@ -227,6 +247,8 @@ class Instance:
     silenced: bool = False
     flapping: bool = False
     inhibited: bool = False
+    inhibited_by: str | None = None
+    unannounced: bool = False
     resume: bool = False
     updated: float = 0.0
 
@@ -304,6 +326,7 @@ class Instance:
             flapping=self.flapping,
             inhibited=self.inhibited,
             updated=self.updated,
+            inhibited_by=self.inhibited_by,
         )
 
 

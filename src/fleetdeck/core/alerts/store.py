@@ -26,7 +26,7 @@ from fleetdeck.core.alerts.state import AlertRecord, UnknownAlertError, match_la
 from fleetdeck.core.errors import FleetdeckError, UsageError
 
 DB_NAME: Final = "alerts.db"
-SCHEMA_VERSION: Final = 1
+SCHEMA_VERSION: Final = 2
 EXPIRED_SILENCES_KEPT_S: Final = 30 * 86400.0
 """Expired silences stay listable (``silence list --all``) this long, then are pruned."""
 
@@ -62,21 +62,23 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
         )""",
         "CREATE INDEX silences_by_end ON silences (ends)",
     ),
+    ("ALTER TABLE alerts ADD COLUMN inhibited_by TEXT",),
 )
 """Schema steps; step ``i`` takes ``user_version`` from ``i`` to ``i + 1``. Append, never edit."""
 
 _COLUMNS: Final = (
     "key, rule, host, mount, state, severity, value, labels_json, annotations_json, since, active_since, "
-    "fired_at, silenced, flapping, inhibited, acknowledged_by, acknowledged_at, updated"
+    "fired_at, silenced, flapping, inhibited, acknowledged_by, acknowledged_at, updated, inhibited_by"
 )
 _UPSERT: Final = f"""
-    INSERT INTO alerts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    INSERT INTO alerts ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
     ON CONFLICT(key) DO UPDATE SET
         rule = excluded.rule, host = excluded.host, mount = excluded.mount, state = excluded.state,
         severity = excluded.severity, value = excluded.value, labels_json = excluded.labels_json,
         annotations_json = excluded.annotations_json, since = excluded.since,
         active_since = excluded.active_since, fired_at = excluded.fired_at, silenced = excluded.silenced,
         flapping = excluded.flapping, inhibited = excluded.inhibited, updated = excluded.updated,
+        inhibited_by = excluded.inhibited_by,
         acknowledged_by = CASE WHEN excluded.state = 'firing' AND alerts.fired_at IS excluded.fired_at
             THEN COALESCE(excluded.acknowledged_by, alerts.acknowledged_by) ELSE excluded.acknowledged_by END,
         acknowledged_at = CASE WHEN excluded.state = 'firing' AND alerts.fired_at IS excluded.fired_at
@@ -196,7 +198,7 @@ class AlertStore:
             (
                 r.key, r.rule, r.host, r.mount, r.state, r.severity, r.value, _dumps(dict(r.labels)),
                 _dumps(dict(r.annotations)), r.since, r.active_since, r.fired_at, int(r.silenced), int(r.flapping),
-                int(r.inhibited), r.acknowledged_by, r.acknowledged_at, r.updated,
+                int(r.inhibited), r.acknowledged_by, r.acknowledged_at, r.updated, r.inhibited_by,
             )
             for r in records
         ]  # fmt: skip
@@ -260,6 +262,7 @@ class AlertStore:
             flapping=bool(row["flapping"]),
             inhibited=bool(row["inhibited"]),
             updated=row["updated"],
+            inhibited_by=row["inhibited_by"],
         )
 
     # -- silences ------------------------------------------------------------------------------------------------

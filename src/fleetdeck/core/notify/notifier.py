@@ -31,7 +31,7 @@ from fleetdeck.core.errors import FleetdeckError
 from fleetdeck.core.notify.channels import MissingSecret, Outcome, build_request, interpret, redact
 from fleetdeck.core.notify.config import ChannelConfig, NotifyConfig
 from fleetdeck.core.notify.grouping import Aggregator, Group
-from fleetdeck.core.notify.message import fold
+from fleetdeck.core.notify.message import Message, fold
 from fleetdeck.core.notify.notice import Notice
 from fleetdeck.core.notify.outbox import Outbox, OutboxItem
 from fleetdeck.core.notify.ratelimit import RateLimiter, backoff
@@ -75,6 +75,41 @@ class _SecretFilter(logging.Filter):
 
 _HTTPX_FILTER = _SecretFilter()
 logging.getLogger("httpx").addFilter(_HTTPX_FILTER)
+
+
+async def send_once(
+    client: httpx.AsyncClient,
+    channel: ChannelConfig,
+    message: Message,
+    *,
+    transaction_id: int,
+    env: Mapping[str, str],
+    now: float,
+    external_url: str = "",
+    clock: Callable[[], float] = time.time,
+) -> tuple[Outcome, tuple[str, ...]]:
+    """One request for ``message`` on ``channel`` and its reading; never raises for a receiver's or network's fault.
+
+    Returns:
+        The outcome (its error not yet redacted) and every secret the request carried, for redaction.
+    """
+    try:
+        request = build_request(
+            channel, message, transaction_id=transaction_id, env=env, now=now, external_url=external_url
+        )
+    except MissingSecret as exc:
+        return Outcome(False, True, str(exc)), ()
+    _HTTPX_FILTER.add(request.secrets)
+    try:
+        response = await client.request(
+            request.method, request.url, headers=dict(request.headers), content=request.body, timeout=channel.timeout
+        )
+    except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
+        return Outcome(False, False, f"bad URL: {exc}"), request.secrets
+    except httpx.TransportError as exc:
+        return Outcome(False, True, f"{type(exc).__name__}: {exc}".rstrip(": ")), request.secrets
+    outcome = interpret(channel.type, response.status_code, response.headers, response.content, clock())
+    return outcome, request.secrets
 
 
 def _lock(state_dir: Path) -> int:
@@ -355,32 +390,16 @@ class Notifier:
     async def _attempt(self, channel: ChannelConfig, item: OutboxItem, now: float) -> tuple[Outcome, tuple[str, ...]]:
         """One request and its reading; never raises for a receiver's or network's fault."""
         assert self._client is not None
-        try:
-            request = build_request(
-                channel,
-                item.message,
-                transaction_id=item.transaction_id,
-                env=self._env,
-                now=now,
-                external_url=self.config.external_url,
-            )
-        except MissingSecret as exc:
-            return Outcome(False, True, str(exc)), ()
-        _HTTPX_FILTER.add(request.secrets)
-        try:
-            response = await self._client.request(
-                request.method,
-                request.url,
-                headers=dict(request.headers),
-                content=request.body,
-                timeout=channel.timeout,
-            )
-        except (httpx.UnsupportedProtocol, httpx.InvalidURL) as exc:
-            return Outcome(False, False, f"bad URL: {exc}"), request.secrets
-        except httpx.TransportError as exc:
-            return Outcome(False, True, f"{type(exc).__name__}: {exc}".rstrip(": ")), request.secrets
-        outcome = interpret(channel.type, response.status_code, response.headers, response.content, self._clock())
-        return outcome, request.secrets
+        return await send_once(
+            self._client,
+            channel,
+            item.message,
+            transaction_id=item.transaction_id,
+            env=self._env,
+            now=now,
+            external_url=self.config.external_url,
+            clock=self._clock,
+        )
 
     async def _deliver(self, channel: ChannelConfig, item: OutboxItem) -> None:
         box = self._box()
