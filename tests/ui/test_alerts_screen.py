@@ -138,3 +138,32 @@ async def test_alerts_key_without_rules_says_so() -> None:
         await pilot.pause()
         assert not isinstance(pilot.app.screen, AlertsScreen)
         assert any("alert rules" in str(n.message) for n in pilot.app._notifications)
+
+
+async def test_a_warning_inhibited_by_a_critical_is_muted_and_not_badged(tmp_path: Path) -> None:
+    rules = AlertsConfig(
+        rules=(
+            Rule(name="HighCPU", condition=parse_expr("cpu_pct > 50"), severity="warning"),
+            Rule(name="CPUCritical", condition=parse_expr("cpu_pct > 90"), severity="critical", inhibits=("HighCPU",)),
+        )
+    )
+    board = fleet_board(with_history=False)
+    feed = AlertsFeed(rules, AlertStore(tmp_path), clock=lambda: NOW)
+    for sample in board.latest.values():
+        feed.observe(sample)
+    states = {r.key: (r.state, r.inhibited_by) for r in feed.records()}
+    assert states[KEY] == ("firing", alert_key("CPUCritical", "web-2"))
+    assert feed.badge("web-2") == (1, "critical")  # the critical alone, not two alerts
+    context = make_context(board)
+    context.alerts = feed
+    app = make_app(context)
+    async with app.run_test(size=(120, 30)) as pilot:
+        await ready(pilot)
+        await pilot.press("A")
+        await until(pilot, lambda: isinstance(pilot.app.screen, AlertsScreen))
+        screen = pilot.app.screen
+        assert isinstance(screen, AlertsScreen)
+        await until(pilot, lambda: screen.table.row_count == 2)
+        assert screen.table.get_cell(KEY, "state").plain == "firing·inh"
+        assert screen.table.get_cell(alert_key("CPUCritical", "web-2"), "state").plain == "firing"
+    feed.close()

@@ -115,10 +115,10 @@ class AlertsFeed:
         return sorted(shown, key=AlertRecord.sort_key)
 
     def badges(self) -> dict[str, Badge]:
-        """`badge` of every host with a firing, unsilenced alert."""
+        """`badge` of every host with a firing alert that is neither silenced nor inhibited by a worse one."""
         found: dict[str, Badge] = {}
         for record in self.records():
-            if record.state != "firing" or record.silenced:
+            if record.state != "firing" or record.silenced or record.inhibited_by:
                 continue
             count, worst = found.get(record.host, (0, None))
             if worst is None or SEVERITY_ORDER[record.severity] < SEVERITY_ORDER[worst]:

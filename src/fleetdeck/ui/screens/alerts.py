@@ -190,6 +190,8 @@ class AlertsScreen(Screen[None]):
         state_style = "alerts-firing" if state == "firing" else "alerts-pending"
         if record.silenced:
             state, state_style = f"{state}·s", "alerts-muted"
+        elif record.inhibited_by:
+            state, state_style = f"{state}·inh", "alerts-muted"
         elif record.acknowledged_by:
             state, state_style = f"{state}·ack", "alerts-muted"
         severity_style = "alerts-crit" if record.severity == "critical" else "alerts-warn"
