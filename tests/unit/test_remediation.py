@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -62,6 +63,17 @@ async def test_batches_hosts_of_one_rule_into_one_run() -> None:
     assert (task, hosts, params) == ("clean-tmp", ("web01", "web02"), {"path": "/tmp"})
     assert reason == 'remediation for alert TmpFull (disk_used_pct{mount="/"} > 90) on web01=93, web02=97.5'
     assert h.reports[-1] == "Remediation clean-tmp on web[01-02] succeeded"
+
+
+async def test_a_late_announcement_of_a_firing_alert_does_not_remediate_again() -> None:
+    # firing -> firing: the alert was firing all along, inhibited by a worse one that has now resolved.
+    h = Harness(ALLOW)
+    h.rem.on_alert(replace(firing("web01"), old_state="firing"))
+    await h.flush()
+    assert h.runs == []
+    h.rem.on_alert(firing("web01"))
+    await h.flush()
+    assert [hosts for _task, hosts, _params, _reason in h.runs] == [("web01",)]
 
 
 async def test_not_allowed_task_never_runs() -> None:

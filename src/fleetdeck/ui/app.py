@@ -25,6 +25,7 @@ from fleetdeck.ui.context import ConsoleContext
 from fleetdeck.ui.palette import FleetdeckCommands
 from fleetdeck.ui.run_bridge import RunBridge
 from fleetdeck.ui.screens.alerts import AlertsScreen
+from fleetdeck.ui.screens.automation import AutomationScreen
 from fleetdeck.ui.screens.dashboard import DashboardScreen
 from fleetdeck.ui.screens.help import HelpScreen
 from fleetdeck.ui.screens.history import HistoryScreen
@@ -57,6 +58,8 @@ class FleetdeckApp(App[None]):
         Binding("A", "alerts", "Alerts", id="app.alerts"),
         Binding("colon", "command_palette", "Palette", id="app.palette", show=False),
         Binding("question_mark", "help", "Help", id="app.help"),
+        # After Help, so a narrow footer drops this one rather than the key that lists every other.
+        Binding("J", "automation", "Automation", id="app.automation"),
     ]
 
     def __init__(
@@ -164,6 +167,14 @@ class FleetdeckApp(App[None]):
             self.notify("Alerts need a configuration with alert rules.", severity="warning")
         elif not isinstance(self.screen, AlertsScreen):
             self.push_screen(AlertsScreen(alerts, clock=self._ctx.clock))
+
+    def action_automation(self) -> None:
+        """Show schedules with their next runs, and approve or deny remediations waiting for approval."""
+        automation = self._ctx.automation
+        if automation is None:
+            self.notify("Automation needs a configuration (schedules.toml, remediation.toml).", severity="warning")
+        elif not isinstance(self.screen, AutomationScreen):
+            self.push_screen(AutomationScreen(automation, clock=self._ctx.clock))
 
     def action_help(self) -> None:
         """Show the keys of the current screen (generated from the bindings, remapped keys included)."""

@@ -23,6 +23,7 @@ from fleetdeck.core.health.watch import build_collector
 from fleetdeck.core.inventory import Inventory
 from fleetdeck.core.runner.service import Engine
 from fleetdeck.ui.alerts_feed import AlertsFeed
+from fleetdeck.ui.automation_feed import AutomationFeed
 
 HEALTH_INTERVAL_S = 2.0
 """Seconds between health samples of one host."""
@@ -53,6 +54,8 @@ class ConsoleContext:
         clock: Epoch-seconds clock, injected so snapshots are deterministic.
         closers: Extra clean-ups run when the console exits (e.g. the Prometheus client).
         alerts: The alert rules evaluated over the collected samples, for display; `None` hides alerts.
+        automation: Schedules and the remediation approval queue as the daemon records them; `None` hides
+            the automation screen.
     """
 
     inventory: Inventory
@@ -64,6 +67,7 @@ class ConsoleContext:
     clock: Callable[[], float] = time.time
     closers: Sequence[Closer] = field(default_factory=tuple)
     alerts: AlertsFeed | None = None
+    automation: AutomationFeed | None = None
 
     @classmethod
     def from_config(cls, config: Config, state_dir: Path, *, interval_s: float = HEALTH_INTERVAL_S) -> ConsoleContext:
@@ -78,6 +82,13 @@ class ConsoleContext:
         watched = [host for host in config.inventory if host.health != "off"]
         board = HealthBoard([host.name for host in watched], interval_s=interval_s, window_s=HISTORY_WINDOW_S)
         alerts = AlertsFeed(config.alerts, state_dir, config.inventory)
+        automation = AutomationFeed(
+            config.schedules,
+            state_dir,
+            remediation=config.remediation,
+            task_targets={name: task.targets for name, task in config.tasks.items()},
+            config_dir=config.dir,
+        )
 
         def received(sample: HealthSample) -> None:
             board.add(sample)
@@ -115,6 +126,7 @@ class ConsoleContext:
             config_dir=config.dir,
             closers=tuple(closers),
             alerts=alerts,
+            automation=automation,
         )
 
     async def aclose(self) -> None:

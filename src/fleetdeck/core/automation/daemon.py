@@ -149,7 +149,9 @@ async def run_daemon(
                     parts.notify(flapping_notice(event))
                 continue
             value = "" if event.value is None else f" value={event.value:g}"
-            tags = " silenced" if event.silenced else ""
+            tags = (" silenced" if event.silenced else "") + (
+                f" inhibited_by={event.inhibited_by}" if event.inhibited_by else " inhibited" if event.inhibited else ""
+            )
             level = "warning" if event.new_state == "firing" else "info"
             log(level, f"alert {event.key} {event.old_state} -> {event.new_state}{value}{tags}")
             if event.notifies:

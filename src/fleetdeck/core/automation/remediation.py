@@ -32,6 +32,8 @@ from fleetdeck.core.nodeset import fold
 from fleetdeck.core.tasks.model import Task
 
 FILE = "remediation.toml"
+QUEUE_DB = "remediation.db"
+"""The approval queue's database, in the state dir."""
 Log = Callable[[str, str], None]
 Report = Callable[[str, str, Mapping[str, str]], None]
 """``report(title, text, labels)``: tell people about a remediation (the daemon turns it into a notice)."""
@@ -98,12 +100,25 @@ class Request:
     status: str = "pending"
 
 
+@dataclass(frozen=True, slots=True)
+class Decision:
+    """A request someone approved or denied: who and when (its ``status`` says what became of it since)."""
+
+    request: Request
+    by: str
+    at: float
+
+
+def _request(row: Sequence[Any]) -> Request:
+    return Request(row[0], row[1], row[2], tuple(json.loads(row[3])), json.loads(row[4]), row[5], row[6], row[7])
+
+
 class ApprovalQueue:
     """Remediations that wait for a person, in SQLite so another process can list and approve them."""
 
     def __init__(self, state_dir: Path) -> None:
         state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-        self.path = state_dir / "remediation.db"
+        self.path = state_dir / QUEUE_DB
         with self._db() as db:
             db.execute(
                 "CREATE TABLE IF NOT EXISTS requests (id INTEGER PRIMARY KEY, rule TEXT, task TEXT, hosts TEXT,"
@@ -123,6 +138,16 @@ class ApprovalQueue:
                 (rule, task, json.dumps(list(hosts)), json.dumps(dict(params)), reason, time.time(), "pending"),
             )
             return int(cur.lastrowid or 0)
+
+    def decided(self, limit: int = 20) -> list[Decision]:
+        """The ``limit`` most recent decisions, newest first."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT id, rule, task, hosts, params, reason, created, status, decided_by, decided FROM requests"
+                " WHERE status != 'pending' AND decided IS NOT NULL ORDER BY decided DESC, id DESC LIMIT ?",
+                (limit,),
+            ).fetchall()
+        return [Decision(_request(r), r[8] or "", r[9]) for r in rows]
 
     def list(self, status: str | None = "pending") -> list[Request]:
         """Requests, oldest first, optionally only those in ``status``."""
@@ -188,8 +213,12 @@ class Remediator:
         self._tasks: set[asyncio.Task[None]] = set()
 
     def on_alert(self, change: AlertChanged) -> None:
-        """Note an alert change; firing alerts of rules with a remediation join their rule's batch."""
-        if change.new_state != "firing" or change.silenced:
+        """Note an alert change; firing alerts of rules with a remediation join their rule's batch.
+
+        Only a start of firing counts: ``firing -> firing`` is a late announcement of an alert that was already
+        firing (inhibited by a worse one until now), and its remediation, if due, was considered then.
+        """
+        if change.new_state != "firing" or change.old_state == "firing" or change.silenced:
             return
         rule = self.rules.get(change.rule)
         if rule is None or rule.remediate is None:

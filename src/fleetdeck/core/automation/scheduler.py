@@ -70,6 +70,23 @@ class ScheduleState:
         tmp.replace(self.path)
 
 
+def schedule_status(schedules: Sequence[Schedule], state: ScheduleState, now: datetime) -> list[ScheduleStatus]:
+    """Next run after ``now`` and last run as ``state`` records it, per schedule; a disabled one has no next run.
+
+    Readers other than the scheduler (the console) call this with a fresh :class:`ScheduleState`, so they
+    see what a running daemon recorded.
+    """
+    out = []
+    for s in schedules:
+        entry = state.data.get(s.name, {})
+        run_id = entry.get("last_run_id")
+        exit_code = entry.get("last_exit")
+        out.append(ScheduleStatus(s, s.next_after(now) if s.enabled else None, state.last_fire(s.name),
+                                  run_id if isinstance(run_id, str) else None,
+                                  exit_code if isinstance(exit_code, int) else None))  # fmt: skip
+    return out
+
+
 class Scheduler:
     """Fires schedules until cancelled."""
 
@@ -93,16 +110,7 @@ class Scheduler:
 
     def status(self) -> list[ScheduleStatus]:
         """Next and last run of every schedule."""
-        now = self.clock()
-        out = []
-        for s in self.schedules:
-            entry = self.state.data.get(s.name, {})
-            run_id = entry.get("last_run_id")
-            exit_code = entry.get("last_exit")
-            out.append(ScheduleStatus(s, s.next_after(now), self.state.last_fire(s.name),
-                                      run_id if isinstance(run_id, str) else None,
-                                      exit_code if isinstance(exit_code, int) else None))  # fmt: skip
-        return out
+        return schedule_status(self.schedules, self.state, self.clock())
 
     def catch_up(self) -> list[tuple[Schedule, datetime]]:
         """Fires to make up at start, by each schedule's missed-run policy (and baseline new ones)."""

@@ -33,7 +33,9 @@ class HelpScreen(ModalScreen[None]):
         with Vertical():
             yield Static('[b]Keys[/b]  (remap in console.toml: [keymap] "binding.id" = "key")')
             yield DataTable(cursor_type="row", zebra_stripes=True)
-            yield Static("Esc closes. `:` opens the command palette (screens, themes, tasks).", classes="help-note")
+            yield Static(
+                "Esc closes. `:` opens the command palette (screens, tasks, hosts, themes).", classes="help-note"
+            )
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

@@ -20,6 +20,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from fleetdeck.core.automation.triggers import run_trigger
 from fleetdeck.core.errors import FleetdeckError
 from fleetdeck.core.runner.events import FINAL_STATUSES, FinalStatus, HostFinished, Output, RunFinished, RunStarted
 from fleetdeck.core.runner.service import Engine
@@ -135,6 +136,7 @@ class RunsTable(DataTable[Text]):
         "runs-table--warn",
         "runs-table--active",
         "runs-table--muted",
+        "runs-table--auto",
     }
 
     DEFAULT_CSS = """
@@ -143,6 +145,7 @@ class RunsTable(DataTable[Text]):
     RunsTable > .runs-table--warn { color: $health-warn; }
     RunsTable > .runs-table--active { color: $primary; }
     RunsTable > .runs-table--muted { color: $muted; }
+    RunsTable > .runs-table--auto { color: $accent; text-style: bold; }
     """
 
     def style_for(self, name: str) -> Style:
@@ -202,12 +205,13 @@ class HistoryScreen(Screen[None]):
         for key, label, width in (
             ("status", "status", 11),
             ("id", "run", 20),
-            ("task", "task", 16),
-            ("targets", "targets", 12),
+            ("trigger", "trigger", 12),
+            ("task", "task", 14),
+            ("targets", "targets", 10),
             ("hosts", "hosts", 5),
             ("started", "started", 14),
             ("time", "time", 6),
-            ("outcome", "outcome", 18),
+            ("outcome", "outcome", 8),
         ):
             table.add_column(Text(label, justify="right" if key in ("hosts", "time") else "left"), key=key, width=width)
         self.action_reload()
@@ -238,6 +242,7 @@ class HistoryScreen(Screen[None]):
         return [
             Text(record.status, style=table.style_for(_STATUS_STYLE.get(record.status, "muted"))),
             Text(record.id),
+            self._trigger_cell(table, record),
             Text(what, no_wrap=True, overflow="ellipsis"),
             Text(record.selector, no_wrap=True, overflow="ellipsis"),
             Text(str(len(record.hosts)), justify="right"),
@@ -245,6 +250,18 @@ class HistoryScreen(Screen[None]):
             Text(short_duration(record.duration_s), justify="right"),
             Text(counts_text(record), no_wrap=True, overflow="ellipsis"),
         ]
+
+    @staticmethod
+    def _trigger_cell(table: RunsTable, record: RunRecord) -> Text:
+        """Blank for a run a person started; `sched NAME` or `auto RULE` for one a schedule or an alert did."""
+        trigger = run_trigger(record.automatic, record.reason)
+        if trigger is None:
+            return Text("")
+        badge = {"schedule": "sched", "remediation": "auto"}.get(trigger.kind, "auto")
+        cell = Text(badge, style=table.style_for("auto"), no_wrap=True, overflow="ellipsis")
+        if trigger.name:
+            cell.append(f" {trigger.name}")
+        return cell
 
     def _cursor_run(self) -> str | None:
         table = self.query_one(RunsTable)

@@ -5,7 +5,9 @@ screen does not stop them) with a :class:`~fleetdeck.ui.run_bridge.RunBridge` as
 drains the bridge and redraws only what changed and is visible: dirty rows of the host table, the summary
 line, and new lines of the one tail on screen (or the gathered view, rebuilt when a host finishes). Below
 100 columns the split becomes two tabs. The same screen shows a stored run replayed by the history view.
-Start runs with :func:`open_run`, which also switches an open run screen to the new run.
+Copy (clipboard) and save (a host's full output from the run's files) come from
+:class:`~fleetdeck.ui.screens.run_output.RunOutputActions`. Start runs with :func:`open_run`, which also
+switches an open run screen to the new run.
 """
 
 from __future__ import annotations
@@ -17,7 +19,6 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import Footer, Header, Static, Tab, Tabs
 from textual.worker import Worker
 
@@ -25,6 +26,7 @@ from fleetdeck.core.errors import FleetdeckError
 from fleetdeck.core.runner.runner import RunSummary
 from fleetdeck.core.runner.service import Engine, Prepared
 from fleetdeck.ui.run_bridge import RunBridge, RunView
+from fleetdeck.ui.screens.run_output import RunOutputActions
 from fleetdeck.ui.widgets.confirm import ConfirmModal
 from fleetdeck.ui.widgets.gathered_view import GatheredView
 from fleetdeck.ui.widgets.host_tail import HostTail
@@ -92,7 +94,7 @@ def _param_text(value: object) -> str:
     return str(value)
 
 
-class RunScreen(Screen[None]):
+class RunScreen(RunOutputActions):
     """Runs in progress or recorded: host list, output tail, gathered view and summary line.
 
     Args:
@@ -115,6 +117,9 @@ class RunScreen(Screen[None]):
         Binding("N", "jump(False)", "Previous match", show=False, id="run.previous-match"),
         Binding("w", "toggle_wrap", "Wrap", id="run.wrap"),
         Binding("G", "follow", "Follow", id="run.follow"),
+        Binding("c", "copy_output", "Copy", id="run.copy"),
+        Binding("C", "copy_line", "Copy line", show=False, id="run.copy-line"),
+        Binding("ctrl+s", "save_output", "Save", id="run.save"),
         Binding("o", "toggle_pane", "Hosts/output", id="run.toggle-pane"),
         Binding("ctrl+k", "cancel_run", "Cancel run", id="run.cancel"),
         Binding("R", "rerun_failed", "Rerun failed", id="run.rerun-failed"),
@@ -198,6 +203,11 @@ class RunScreen(Screen[None]):
     def gathered(self) -> GatheredView:
         """The gathered view."""
         return self.query_one("#run-gathered", GatheredView)
+
+    @property
+    def showing_gathered(self) -> bool:
+        """Whether the gathered groups are shown instead of a host's tail."""
+        return self._gathered
 
     @property
     def active_tail(self) -> HostTail:
@@ -383,6 +393,8 @@ class RunScreen(Screen[None]):
             return True if view.done and view.failed_hosts() else None
         if action == "switch_run":
             return len(self.bridge.runs) > 1
+        if action in ("copy_output", "copy_line", "save_output"):
+            return view is not None
         return True
 
     def action_back(self) -> None:

@@ -6,7 +6,8 @@ printing megabytes a second costs a few list operations per tick and a repaint o
 mode is toolong's: the view sticks to the end until the user scrolls up, then counts the lines that arrive
 ("N new lines") until `End`/`G`, a scroll back to the bottom, or a click on the notice resumes it. Stderr,
 search matches and gathered-group headers are styled through component classes, so the theme decides the
-colours. :class:`HostTail` frames the log with that notice and a search bar.
+colours; with ``NO_COLOR`` set, stderr lines are bold, since colour alone would no longer set them apart.
+:class:`HostTail` frames the log with that notice and a search bar.
 """
 
 from __future__ import annotations
@@ -85,6 +86,7 @@ class TailLog(ScrollView, can_focus=True):
         scrollbar-size-horizontal: 1;
     }
     TailLog > .tail-log--stderr { color: $stream-stderr; }
+    TailLog:nocolor > .tail-log--stderr { text-style: bold; }
     TailLog > .tail-log--match { background: $accent 45%; }
     TailLog > .tail-log--match-current { background: $accent; color: $background; text-style: bold; }
     TailLog > .tail-log--header { color: $health-ok; text-style: bold; }
@@ -148,6 +150,23 @@ class TailLog(ScrollView, can_focus=True):
     def lines(self) -> Sequence[TailLine]:
         """The lines held, oldest first (read-only view)."""
         return tuple(TailLine(text, kind) for text, kind in zip(self._texts, self._kinds, strict=True))
+
+    @property
+    def current_match(self) -> TailLine | None:
+        """The line of the current search match (after `n`/`N` or Enter in the search bar), if any."""
+        if self._pattern is None or self._current is None or self._current >= len(self._texts):
+            return None
+        return self._line(self._current)
+
+    def visible_lines(self) -> list[TailLine]:
+        """The lines with at least one row on screen, partial lines included, oldest first."""
+        top = int(self.scroll_y)
+        height = self.scrollable_content_region.height
+        if self.wrap:
+            indexes = dict.fromkeys(index for index, _part in self._rows[top : top + height])
+        else:
+            indexes = dict.fromkeys(range(top, min(top + height, self._total_rows_unwrapped())))
+        return [self._line(index) for index in indexes]
 
     def load(self, lines: Iterable[TailLine], pending: Sequence[TailLine] = (), *, keep_scroll: bool = False) -> None:
         """Replace the content, e.g. when another host is selected; keeps follow mode as it was.

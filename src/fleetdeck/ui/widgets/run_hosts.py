@@ -5,7 +5,8 @@ counter), which makes a table that ticks several times a second cost tens of mil
 widget keeps each row's cell texts, rebuilds a row's strip only when one of its texts changes, and repaints
 only that row; re-sorting happens only when a host moves between status groups. Columns have fixed widths
 and the last line takes what is left, so there is no sideways scrolling. Status colours come from
-component classes mapped onto the theme's semantic variables.
+component classes mapped onto the theme's semantic variables; each kind of status also has its own glyph, and
+with ``NO_COLOR`` set a byte count that includes stderr is bold, so nothing is told by colour alone.
 """
 
 from __future__ import annotations
@@ -189,6 +190,7 @@ class RunHostTable(ScrollView, can_focus=True):
     RunHostTable > .run-hosts--active { color: $primary; }
     RunHostTable > .run-hosts--muted { color: $muted; }
     RunHostTable > .run-hosts--stderr { color: $stream-stderr; }
+    RunHostTable:nocolor > .run-hosts--stderr { text-style: bold; }
     """
 
     BINDINGS = [
