@@ -72,6 +72,7 @@ async def test_no_color_dashboard_tells_states_apart_without_colour(monkeypatch:
         assert "◌" in row_of(rows, "cache-1") and "no health data" in row_of(rows, "cache-1")
         assert "●" in row_of(rows, "web-1")
         assert "95%" in row_of(rows, "db-1")  # a full disk reads as a number, not only a colour
+        assert "◆" in row_of(rows, "db-1") and "◆" in row_of(rows, "web-2"), "a critical host has its own dot"
 
         # Still usable: sort and filter by keys.
         await pilot.press("s")

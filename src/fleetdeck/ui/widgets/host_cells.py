@@ -54,6 +54,8 @@ class Column:
 
 
 STATUS_DOT = {"up": "●", "stale": "◌", "down": "✗"}
+LEVEL_DOT: dict[str, str] = {"ok": "●", "warn": "▲", "crit": "◆"}
+"""An up host's dot by its worst level, so warn and crit read without colour too (NO_COLOR, monochrome)."""
 WAITING_DOT = "○"
 MARK = "✓"
 _SEVERITY = {"waiting": 0, "ok": 1, "warn": 2, "crit": 3, "stale": 4, "down": 5}
@@ -148,7 +150,7 @@ def row_cells(host: str, sample: HealthSample | None, *, marked: bool, trend: st
     reason = (sample.reason or "").removeprefix(f"{host}: ")
     return {
         "mark": mark,
-        "status": ((STATUS_DOT[sample.status], state),),
+        "status": ((LEVEL_DOT.get(state, STATUS_DOT[sample.status]), state),),
         "host": ((host, plain),),
         "cpu": cpu,
         "mem": ((pct(sample.mem_used_pct), mem_style),),
