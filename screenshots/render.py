@@ -6,8 +6,8 @@ clock frozen at a fixed instant. Tasks, runs and history come from a real `Engin
 the bundled `configs/`, with `FLEETDECK_STATE` pointed at a temporary directory; one quick local task
 (`disk-usage` on localhost) is run through the engine first so the run view and the history have an entry.
 
-Writes `screenshots/<screen>-<theme>.svg` for the dashboard, tasks, run view, gathered view, history and help
-screens at 120x35, plus `screenshots/dashboard-80x24.svg` in the default theme. The gathered view's run goes
+Writes `screenshots/<screen>-<theme>.svg` for the dashboard, tasks, run view, gathered view, history, help and
+automation screens at 120x35, plus `screenshots/dashboard-80x24.svg` in the default theme. The gathered view's run goes
 over five local hosts and one unreachable one, appended to the temporary config.
 
 Usage: `.venv/bin/python screenshots/render.py` (or `make screenshots`).
@@ -35,8 +35,10 @@ from fleetdeck.core.inventory import Group, Host, Inventory
 from fleetdeck.core.paths import bundled_configs_dir, bundled_themes_dir
 from fleetdeck.core.runner.service import Engine
 from fleetdeck.ui.app import FleetdeckApp
+from fleetdeck.ui.automation_feed import AutomationFeed
 from fleetdeck.ui.context import HISTORY_WINDOW_S, ConsoleContext
 from fleetdeck.ui.run_bridge import RunBridge
+from fleetdeck.ui.screens.automation import AutomationScreen
 from fleetdeck.ui.screens.dashboard import DashboardScreen
 from fleetdeck.ui.screens.help import HelpScreen
 from fleetdeck.ui.screens.history import HistoryScreen
@@ -50,7 +52,7 @@ SIZE = (120, 35)
 SMALL_SIZE = (80, 24)
 GIB = 1024**3
 THEMES = ("fleetdeck-dark", "fleetdeck-light", "high-contrast", "ansi")
-SCREENS = ("dashboard", "tasks", "run", "gathered", "history", "help")
+SCREENS = ("dashboard", "tasks", "run", "gathered", "history", "help", "automation")
 TASK = "disk-usage"
 GATHER_TARGETS = "app-[1-6]"
 GATHER_COMMAND = "uname -sr; df -P / | awk 'NR == 2 {print $6, $5}'"
@@ -201,12 +203,20 @@ def save(app: FleetdeckApp, name: str) -> Path:
 
 
 def make_app(engine: Engine, config_dir: Path, clock: float, theme: str) -> FleetdeckApp:
+    config = engine.config
     context = ConsoleContext(
         inventory=_inventory(FLEET),
         board=canned_board(clock),
         engine=engine,
         config_dir=config_dir,
         clock=lambda: clock,
+        automation=AutomationFeed(
+            config.schedules,
+            engine.store.state_dir,
+            remediation=config.remediation,
+            task_targets={name: task.targets for name, task in config.tasks.items()},
+            config_dir=config_dir,
+        ),
     )
     app = FleetdeckApp(context, theme=theme, state_dir=None)
     app.sub_title = "configs"
@@ -282,6 +292,12 @@ async def render_theme(engine: Engine, config_dir: Path, clock: float, theme: st
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await settle(pilot)
         written.append(save(app, f"help-{theme}"))
+        await back_to_dashboard(pilot)
+
+        await pilot.press("J")
+        await until(pilot, lambda: isinstance(app.screen, AutomationScreen) and app.screen.loaded)
+        await settle(pilot)
+        written.append(save(app, f"automation-{theme}"))
     return written
 
 
