@@ -61,7 +61,7 @@ class DashboardScreen(Screen[None]):
         Binding("s", "cycle_sort", "Sort", id="dashboard.sort"),
         Binding("S", "flip_sort", "Reverse", id="dashboard.sort-reverse", show=False),
         Binding("space", "toggle_mark", "Mark", id="dashboard.mark"),
-        Binding("a", "mark_shown", "Mark all", id="dashboard.mark-shown"),
+        Binding("a", "mark_shown", "Mark all", id="dashboard.mark-shown", show=False),
         Binding("u", "clear_marks", "Unmark all", id="dashboard.clear-marks", show=False),
         Binding("p", "top('cpu')", "Top", id="dashboard.top-cpu"),
         Binding("m", "top('mem')", "Top mem", id="dashboard.top-mem", show=False),
