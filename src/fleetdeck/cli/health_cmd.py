@@ -82,7 +82,7 @@ def table_rows(samples: list[HealthSample]) -> list[tuple[str, ...]]:
 
 def cmd_health(args: argparse.Namespace) -> int:
     """Collect health for the selected hosts; print once (or keep printing with ``--watch``)."""
-    config = load(args)
+    config = load(args, scope="engine")
     hosts = select(config, args.targets)
     if not hosts:
         print(f'fleetdeck: selector "{args.targets}" matches no hosts', file=sys.stderr)

@@ -9,13 +9,15 @@ from pathlib import Path
 
 from fleetdeck.cli.output import print_table
 from fleetdeck.core.config import Config, load_config
+from fleetdeck.core.config.loader import Scope
 from fleetdeck.core.errors import UsageError
 from fleetdeck.core.inventory import Host
 from fleetdeck.core.paths import find_config_dir, state_dir, theme_dirs, user_config_dir
 
 
-def load(args: argparse.Namespace) -> Config:
-    return load_config(args.config)
+def load(args: argparse.Namespace, scope: Scope = "all") -> Config:
+    """The config for a command; commands that only run or list things pass ``scope="engine"``."""
+    return load_config(args.config, scope=scope)
 
 
 def cmd_console(args: argparse.Namespace) -> int:
@@ -79,7 +81,7 @@ def select(config: Config, selector: str) -> list[Host]:
 
 def cmd_hosts(args: argparse.Namespace) -> int:
     """List hosts matching a selector."""
-    config = load(args)
+    config = load(args, scope="engine")
     hosts = select(config, args.selector)
     if args.json:
         json.dump([h.to_json() for h in hosts], sys.stdout, indent=2)
@@ -105,7 +107,7 @@ def cmd_hosts(args: argparse.Namespace) -> int:
 
 def cmd_tasks(args: argparse.Namespace) -> int:
     """List saved tasks."""
-    config = load(args)
+    config = load(args, scope="engine")
     if args.json:
         json.dump([t.to_json() for t in config.tasks.values()], sys.stdout, indent=2)
         print()

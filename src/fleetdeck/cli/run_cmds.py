@@ -26,7 +26,7 @@ from fleetdeck.core.tasks.params import env_name, parse_assignments
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run a saved task (or print its plan with ``--dry-run``)."""
-    config = load(args)
+    config = load(args, scope="engine")
     engine = Engine(config, max_hosts=args.max_hosts, max_handshakes=args.max_handshakes)
     given = parse_assignments(args.param)
     if args.dry_run:
@@ -48,7 +48,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_exec(args: argparse.Namespace) -> int:
     """Run an ad-hoc command on the selected hosts."""
     command = " ".join(args.words).strip()
-    config = load(args)
+    config = load(args, scope="engine")
     engine = Engine(config, max_hosts=args.max_hosts, max_handshakes=args.max_handshakes)
     prepared = engine.prepare_command(
         command,

@@ -19,7 +19,7 @@ from fleetdeck.core.transport.hostkeys import KnownHosts
 
 def cmd_top(args: argparse.Namespace) -> int:
     """Print one host's top processes."""
-    config = load(args)
+    config = load(args, scope="engine")
     try:
         host = config.inventory.get(args.host)
     except KeyError as exc:

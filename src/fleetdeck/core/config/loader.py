@@ -10,25 +10,33 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from fleetdeck.core.alerts.rules import ALERTS_FILE, AlertsConfig, load_alerts
-from fleetdeck.core.automation.remediation import FILE as REMEDIATION_FILE
-from fleetdeck.core.automation.remediation import RemediationConfig, load_remediation
-from fleetdeck.core.automation.schedules import Schedule, load_schedules
 from fleetdeck.core.config.messages import issues_from_validation
 from fleetdeck.core.config.schema import HostEntry, HostsFile, TaskEntry, TasksFile
 from fleetdeck.core.errors import ConfigError, ConfigIssue, format_key_path
 from fleetdeck.core.inventory import Inventory, build_inventory
-from fleetdeck.core.notify.config import NOTIFY_FILE, NotifyConfig, load_notify
 from fleetdeck.core.paths import ConfigLocation, find_config_dir
 from fleetdeck.core.tasks.model import Task, build_tasks
+
+if TYPE_CHECKING:
+    from fleetdeck.core.alerts.rules import AlertsConfig
+    from fleetdeck.core.automation.remediation import RemediationConfig
+    from fleetdeck.core.automation.schedules import Schedule
+    from fleetdeck.core.notify.config import NotifyConfig
 
 HOSTS_FILE = "hosts.toml"
 TASKS_FILE = "tasks.toml"
 SCHEDULES_FILE = "schedules.toml"
+ALERTS_FILE = "alerts.toml"
+REMEDIATION_FILE = "remediation.toml"
+NOTIFY_FILE = "notify.toml"
+AUTOMATION_FILES = (SCHEDULES_FILE, ALERTS_FILE, REMEDIATION_FILE, NOTIFY_FILE)
+"""Files only the console, the daemon and the alert, schedule and notify commands read (see `load_config`)."""
+
+Scope = Literal["all", "engine"]
 _TOML_POSITION = re.compile(r"\(at line (\d+), column (\d+)\)$")
 
 try:
@@ -41,22 +49,67 @@ M = TypeVar("M", bound=BaseModel)
 
 
 @dataclass(frozen=True, slots=True)
+class Automation:
+    """What ``schedules.toml``, ``alerts.toml``, ``remediation.toml`` and ``notify.toml`` say."""
+
+    schedules: list[Schedule]
+    alerts: AlertsConfig
+    remediation: RemediationConfig
+    notify: NotifyConfig
+
+
+@dataclass(frozen=True, slots=True)
 class Config:
-    """Everything the engine needs from the config dir, validated and resolved."""
+    """Everything the engine needs from the config dir, validated and resolved.
+
+    ``automation`` is None when only the inventory and tasks were read (``scope="engine"``); the
+    properties then give empty settings.
+    """
 
     location: ConfigLocation
     inventory: Inventory
     tasks: dict[str, Task] = field(default_factory=dict)
     files: tuple[str, ...] = ()
-    schedules: list[Schedule] = field(default_factory=list)
-    alerts: AlertsConfig = field(default_factory=AlertsConfig)
-    remediation: RemediationConfig = field(default_factory=RemediationConfig)
-    notify: NotifyConfig = field(default_factory=NotifyConfig)
+    automation: Automation | None = None
 
     @property
     def dir(self) -> Path:
         """The config directory in use."""
         return self.location.path
+
+    @property
+    def scope(self) -> Scope:
+        """Which files were read: ``all``, or ``engine`` (inventory and tasks only)."""
+        return "all" if self.automation is not None else "engine"
+
+    @property
+    def schedules(self) -> list[Schedule]:
+        """Scheduled tasks (empty when not read)."""
+        return self.automation.schedules if self.automation is not None else []
+
+    @property
+    def alerts(self) -> AlertsConfig:
+        """Alert rules and their settings (none when not read)."""
+        return self.automation.alerts if self.automation is not None else _defaults()[0]
+
+    @property
+    def remediation(self) -> RemediationConfig:
+        """Remediation guard rails (the defaults when not read)."""
+        return self.automation.remediation if self.automation is not None else _defaults()[1]
+
+    @property
+    def notify(self) -> NotifyConfig:
+        """Notification channels and routes (none when not read)."""
+        return self.automation.notify if self.automation is not None else _defaults()[2]
+
+
+def _defaults() -> tuple[AlertsConfig, RemediationConfig, NotifyConfig]:
+    """Empty alert, remediation and notify settings, imported only when needed."""
+    from fleetdeck.core.alerts.rules import AlertsConfig
+    from fleetdeck.core.automation.remediation import RemediationConfig
+    from fleetdeck.core.notify.config import NotifyConfig
+
+    return AlertsConfig(), RemediationConfig(), NotifyConfig()
 
 
 def read_toml(path: Path, issues: list[ConfigIssue]) -> dict[str, Any] | None:
@@ -114,8 +167,17 @@ def embedded_hosts() -> HostsFile:
     return HostsFile(hosts={"localhost": HostEntry(transport="local", groups=["local"], description="this machine")})
 
 
-def load_config(config_dir: str | Path | None = None) -> Config:
-    """Find, read and validate the config; raise :class:`ConfigError` listing every problem."""
+def load_config(config_dir: str | Path | None = None, *, scope: Scope = "all") -> Config:
+    """Find, read and validate the config; raise :class:`ConfigError` listing every problem.
+
+    Args:
+        config_dir: The directory, or None for the usual search.
+        scope: ``all`` reads every file. ``engine`` reads only the inventory and the tasks, for commands that
+            run or list things (``exec``, ``run``, ``hosts``, ``history``, ``health``): the alert, schedule,
+            remediation and notify modules are not even imported, which takes a third off their start-up,
+            and a mistake in those files does not stop an unrelated command (``fleetdeck check`` still
+            reports it).
+    """
     location = find_config_dir(config_dir)
     root = location.path
     issues: list[ConfigIssue] = []
@@ -142,6 +204,18 @@ def load_config(config_dir: str | Path | None = None) -> Config:
             tasks, task_issues = build_tasks(tasks_data, root, inventory)
             issues.extend(task_issues)
 
+    if scope == "engine":
+        if issues or inventory is None:
+            raise ConfigError(issues)
+        files = tuple(p.name for p in (hosts_path, tasks_path) if p.exists())
+        return Config(location, inventory, tasks, files)
+
+    from fleetdeck.core.alerts.rules import load_alerts
+    from fleetdeck.core.automation.remediation import load_remediation
+    from fleetdeck.core.automation.schedules import load_schedules
+    from fleetdeck.core.notify.config import load_notify
+
+    alerts, remediation, notify = _defaults()
     schedules: list[Schedule] = []
     schedules_path = root / SCHEDULES_FILE
     if schedules_path.exists():
@@ -149,21 +223,18 @@ def load_config(config_dir: str | Path | None = None) -> Config:
         if raw is not None:
             schedules = load_schedules(raw, tasks, inventory, issues)
 
-    alerts = AlertsConfig()
     alerts_path = root / ALERTS_FILE
     if alerts_path.exists():
         raw = read_toml(alerts_path, issues)
         if raw is not None:
             alerts = load_alerts(raw, inventory, issues, tasks=tasks)
 
-    remediation = RemediationConfig()
     remediation_path = root / REMEDIATION_FILE
     if remediation_path.exists():
         raw = read_toml(remediation_path, issues)
         if raw is not None:
             remediation = load_remediation(raw, tasks, issues)
 
-    notify = NotifyConfig()
     notify_path = root / NOTIFY_FILE
     if notify_path.exists():
         raw = read_toml(notify_path, issues)
@@ -174,4 +245,4 @@ def load_config(config_dir: str | Path | None = None) -> Config:
         raise ConfigError(issues)
     paths = (hosts_path, tasks_path, schedules_path, alerts_path, remediation_path, notify_path)
     files = tuple(p.name for p in paths if p.exists())
-    return Config(location, inventory, tasks, files, schedules, alerts, remediation, notify)
+    return Config(location, inventory, tasks, files, Automation(schedules, alerts, remediation, notify))
