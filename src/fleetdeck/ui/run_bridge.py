@@ -1,44 +1,39 @@
 """The console's run sink: engine events in, per-host state and bounded output tails out, never a widget touched.
 
 :class:`RunBridge` implements the runner's ``Sink`` protocol and follows any number of runs at once. For every
-host it keeps the status, step, exit status, duration, byte counts, last line and a ring of the most recent
-output lines (stderr marked), and counts what changed since a screen last drained it. Screens call
+run it keeps a :class:`~fleetdeck.ui.run_view.RunView`, and for every host a
+:class:`~fleetdeck.ui.host_run.HostRun` (status, step, exit status, duration, byte counts, last line and a ring
+of the most recent output lines), and counts what changed since a screen last drained it. Screens call
 :meth:`RunBridge.drain` on their own clock (about 10 Hz) and redraw only what is dirty and visible, so a host
-printing as fast as it can costs one deque append per line here and nothing at all in the widget tree until
-the next tick. Rings are sized from the run's host count within a line budget, so memory stays bounded
-whatever the hosts print; every byte is on disk anyway (the engine's store sink writes it). Each run also
-feeds a :class:`~fleetdeck.core.runner.gather.Gatherer` for the gathered view. The history view replays
-stored runs into a bridge of its own, so a past run shows in the same view. No Textual here: the bridge is
-plain state and is unit-tested without an app.
+printing as fast as it can costs nothing at all in the widget tree until the next tick. Rings are sized from
+the run's host count within a line budget, so memory stays bounded whatever the hosts print; every byte is on
+disk anyway (the engine's store sink writes it). Each run also feeds a
+:class:`~fleetdeck.core.runner.gather.Gatherer` for the gathered view. The history view replays stored runs
+into a bridge of its own, so a past run shows in the same view. No Textual here: the bridge is plain state and
+is unit-tested without an app. The view models are re-exported here.
 """
 
 from __future__ import annotations
 
-import codecs
-import re
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
-from itertools import islice, repeat
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-from fleetdeck.core.nodeset import natural_key
 from fleetdeck.core.runner.batches import batch_sizes
 from fleetdeck.core.runner.events import (
-    FINAL_STATUSES,
     BatchFinished,
     HostConnecting,
     HostFinished,
     HostQueued,
     HostRunning,
-    HostState,
     Output,
     RunEvent,
     RunFinished,
     RunStarted,
-    Stream,
 )
 from fleetdeck.core.runner.gather import Gatherer, host_error
+from fleetdeck.ui.host_run import MAX_LINE_CHARS, HostRun, LineKind, TailLine, clean_line
+from fleetdeck.ui.run_view import RunCounts, RunView
 
 if TYPE_CHECKING:
     from fleetdeck.core.runner.service import Prepared
@@ -70,314 +65,6 @@ DEFAULT_MAX_RUNS = 20
 """Runs a bridge keeps; the oldest finished ones are forgotten past this (the store still has them)."""
 DEFAULT_GATHER_HEAD_BYTES = 32 * 1024
 """Output per host the gathered view keeps (the CLI keeps more; a console watching 500 hosts cannot)."""
-MAX_LINE_CHARS = 2000
-"""A line longer than this is cut into several ring lines, so one huge line cannot stall a render."""
-
-LineKind = Literal["out", "err", "head", "head-bad", "note"]
-"""What a display line is: host stdout, host stderr, a gathered-group header (ok or not), or a note."""
-
-
-class TailLine(NamedTuple):
-    """One display line: sanitised text (no control characters, tabs expanded) and its kind."""
-
-    text: str
-    kind: LineKind = "out"
-
-
-# Escape sequences (CSI, OSC, two-byte) are dropped; other control characters would corrupt the screen.
-_ANSI = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)?|\x1b[@-Z\\-_]")
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_NEEDS_CLEANING = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\t]")
-
-_STREAM_KIND: Mapping[Stream, LineKind] = {"stdout": "out", "stderr": "err"}
-_FAILED = frozenset({"failed", "error"})
-_UNREACHABLE = frozenset({"unreachable", "auth_failed", "host_key_failed"})
-_IN_FLIGHT = frozenset({"connecting", "running"})
-_NEWEST_FIRST: tuple[Stream, ...] = ("stderr", "stdout")
-
-
-def clean_line(text: str) -> str:
-    """Make one line safe to draw: a carriage return overwrites as on a terminal, escapes and controls go.
-
-    Args:
-        text: A line without its newline.
-
-    Returns:
-        The line as a terminal would leave it, with tabs expanded to 8 columns.
-    """
-    if "\r" in text:
-        text = text.rstrip("\r")
-        if "\r" in text:
-            text = text.rsplit("\r", 1)[1]
-    if "\x1b" in text:
-        text = _ANSI.sub("", text)
-    text = _CONTROL.sub("\ufffd", text)
-    return text.expandtabs(8) if "\t" in text else text
-
-
-def _split_long(lines: Iterable[str]) -> list[str]:
-    out: list[str] = []
-    for line in lines:
-        if len(line) <= MAX_LINE_CHARS:
-            out.append(line)
-        else:
-            out.extend(line[i : i + MAX_LINE_CHARS] for i in range(0, len(line), MAX_LINE_CHARS))
-    return out
-
-
-def _new_decoders() -> dict[Stream, codecs.IncrementalDecoder]:
-    return {stream: codecs.getincrementaldecoder("utf-8")("replace") for stream in _NEWEST_FIRST}
-
-
-@dataclass(slots=True, eq=False)
-class HostRun:
-    """One host of one run as the console shows it, with the bounded ring of its newest output lines.
-
-    The ring is two deques of the same length, texts and kinds, rather than one of tuples: strings are not
-    tracked by the garbage collector, so a flood of lines adds no work to its collections.
-    """
-
-    name: str
-    texts: deque[str]
-    kinds: deque[LineKind]
-    status: HostState = "queued"
-    step: str = ""
-    attempt: int = 1
-    exit_status: int | None = None
-    error: str | None = None
-    """Why the host did not end ``ok``, on one line."""
-    started: float | None = None
-    """Epoch seconds when the host got its slot."""
-    duration_s: float | None = None
-    bytes_out: int = 0
-    bytes_err: int = 0
-    last_line: str = ""
-    """The most recent non-blank complete line, either stream."""
-    total_lines: int = 0
-    """Lines ever produced, dropped ones included; a reader that saw ``n`` asks :meth:`lines_after`."""
-    new_lines: int = 0
-    """Lines produced since the last :meth:`RunBridge.drain`."""
-    _partial: dict[Stream, str] = field(default_factory=lambda: {"stdout": "", "stderr": ""}, init=False)
-    _decoders: dict[Stream, codecs.IncrementalDecoder] = field(default_factory=_new_decoders, init=False)
-
-    @property
-    def finished(self) -> bool:
-        """Whether the host has a final status."""
-        return self.status in FINAL_STATUSES
-
-    @property
-    def lines(self) -> list[TailLine]:
-        """A copy of the ring as display lines, oldest first."""
-        return [TailLine(text, kind) for text, kind in zip(self.texts, self.kinds, strict=True)]
-
-    @property
-    def line_count(self) -> int:
-        """Lines in the ring."""
-        return len(self.texts)
-
-    @property
-    def max_lines(self) -> int:
-        """The ring's capacity."""
-        return self.texts.maxlen or 0
-
-    @property
-    def first_index(self) -> int:
-        """The absolute index (counting every line ever produced) of the oldest line still in the ring."""
-        return self.total_lines - len(self.texts)
-
-    def pending(self) -> list[TailLine]:
-        """Lines begun but not yet ended by a newline (stdout first), shown live below the ring."""
-        return [TailLine(clean_line(text), _STREAM_KIND[stream]) for stream, text in self._partial.items() if text]
-
-    def shown_line(self) -> str:
-        """What the host list shows as the last line: a line in progress, else the last complete one."""
-        for stream in _NEWEST_FIRST:
-            partial = self._partial[stream].strip()
-            if partial:
-                return clean_line(partial)
-        return self.last_line
-
-    def duration(self, now: float) -> float | None:
-        """Seconds the host took, or has taken so far while it runs."""
-        if self.duration_s is not None:
-            return self.duration_s
-        if self.started is None:
-            return None
-        return max(0.0, now - self.started)
-
-    def lines_after(self, seen: int) -> tuple[list[TailLine], int]:
-        """Lines produced after the first ``seen``, and how many of those the ring no longer holds.
-
-        Args:
-            seen: How many lines (see :attr:`total_lines`) the reader already has.
-
-        Returns:
-            The lines still available, oldest first, and the count that were dropped before the reader
-            caught up (the reader shows a gap; the store has them).
-        """
-        wanted = self.total_lines - seen
-        if wanted <= 0:
-            return [], 0
-        available = min(wanted, len(self.texts))
-        start = len(self.texts) - available
-        lines = [
-            TailLine(text, kind)
-            for text, kind in zip(islice(self.texts, start, None), islice(self.kinds, start, None), strict=True)
-        ]
-        return lines, wanted - available
-
-    def add_output(self, stream: Stream, data: bytes) -> int:
-        """Decode a chunk into lines; returns how many ring lines it produced."""
-        if stream == "stdout":
-            self.bytes_out += len(data)
-        else:
-            self.bytes_err += len(data)
-        text = self._decoders[stream].decode(data)
-        if not text:
-            return 0
-        kind = _STREAM_KIND[stream]
-        before = self._partial[stream]
-        # One scan of the chunk decides whether any line needs cleaning: output is mostly plain text.
-        dirty = _NEEDS_CLEANING.search(text) is not None or _NEEDS_CLEANING.search(before) is not None
-        pieces = text.split("\n")
-        head = before + pieces[0]
-        if len(pieces) == 1:
-            if len(head) <= MAX_LINE_CHARS:
-                self._partial[stream] = head
-                return 0
-            # A line that never ends is cut into ring lines, keeping the remainder as the partial.
-            cut = len(head) - len(head) % MAX_LINE_CHARS
-            self._partial[stream] = head[cut:]
-            return self._append([head[:cut]], kind, dirty)
-        self._partial[stream] = pieces.pop()
-        pieces[0] = head
-        return self._append(pieces, kind, dirty)
-
-    def flush(self) -> int:
-        """End both streams: a last line without a newline becomes a ring line."""
-        produced = 0
-        for stream, decoder in self._decoders.items():
-            rest = self._partial[stream] + decoder.decode(b"", final=True)
-            self._partial[stream] = ""
-            if rest:
-                produced += self._append([rest], _STREAM_KIND[stream], True)
-        return produced
-
-    def _append(self, raw: list[str], kind: LineKind, dirty: bool) -> int:
-        """Add complete lines; only as many as the ring can hold are cleaned and stored."""
-        maxlen = self.texts.maxlen or len(raw)
-        dropped = max(0, len(raw) - maxlen)
-        kept = raw[dropped:] if dropped else raw
-        if dirty:
-            kept = [clean_line(line) for line in kept]
-        if any(len(line) > MAX_LINE_CHARS for line in kept):
-            kept = _split_long(kept)
-        self.texts.extend(kept)
-        self.kinds.extend(repeat(kind, len(kept)))
-        produced = dropped + len(kept)
-        self.total_lines += produced
-        self.new_lines += produced
-        for line in reversed(kept):
-            if line.strip():
-                self.last_line = line
-                break
-        return produced
-
-
-@dataclass(frozen=True, slots=True)
-class RunCounts:
-    """Hosts of a run by where they are, grouped the way the summary line shows them."""
-
-    ok: int = 0
-    failed: int = 0
-    timeout: int = 0
-    unreachable: int = 0
-    running: int = 0
-    queued: int = 0
-    cancelled: int = 0
-
-    @property
-    def total(self) -> int:
-        """All hosts."""
-        return self.ok + self.failed + self.timeout + self.unreachable + self.running + self.queued + self.cancelled
-
-
-@dataclass(slots=True)
-class RunView:
-    """One run as the console follows it.
-
-    Attributes:
-        run_id: The run.
-        task: Task name, or ``exec`` for an ad-hoc command.
-        selector: The target selector as given.
-        command: The ad-hoc command, if any.
-        params: Parameter values, secrets masked.
-        hosts: Per-host state, in the run's host order.
-        batches_total: How many rolling batches the run has (1 without batches).
-        batches_done: Batches finished so far.
-        started: Epoch seconds of ``RunStarted``.
-        finished: The closing event, once the run is over.
-        prepared: What the console started, kept so "rerun failed" can reuse the same parameters;
-            ``None`` for runs replayed from the store.
-        stored: True for a run replayed from the store (read-only in the console).
-        gatherer: Groups finished hosts by identical output for the gathered view.
-    """
-
-    run_id: str
-    max_lines: int
-    task: str = ""
-    selector: str = ""
-    command: str | None = None
-    params: Mapping[str, object] = field(default_factory=dict)
-    hosts: dict[str, HostRun] = field(default_factory=dict)
-    batches_total: int = 1
-    batches_done: int = 0
-    started: float | None = None
-    finished: RunFinished | None = None
-    prepared: Prepared | None = None
-    stored: bool = False
-    gatherer: Gatherer = field(default_factory=Gatherer)
-    dirty: set[str] = field(default_factory=set)
-    changed: bool = True
-
-    @property
-    def done(self) -> bool:
-        """Whether the run has ended."""
-        return self.finished is not None
-
-    @property
-    def current_batch(self) -> int:
-        """The batch running now (1-based), or the last one once the run is over."""
-        return min(self.batches_done + (0 if self.done else 1), self.batches_total) or 1
-
-    def host(self, name: str) -> HostRun:
-        """The host's state, created on first mention (events may name hosts ``RunStarted`` did not)."""
-        found = self.hosts.get(name)
-        if found is None:
-            found = self.hosts[name] = HostRun(name, deque(maxlen=self.max_lines), deque(maxlen=self.max_lines))
-        return found
-
-    def counts(self) -> RunCounts:
-        """Hosts by summary group."""
-        tally: dict[str, int] = {}
-        for host in self.hosts.values():
-            tally[host.status] = tally.get(host.status, 0) + 1
-        return RunCounts(
-            ok=tally.get("ok", 0),
-            failed=sum(tally.get(s, 0) for s in _FAILED),
-            timeout=tally.get("timeout", 0),
-            unreachable=sum(tally.get(s, 0) for s in _UNREACHABLE),
-            running=sum(tally.get(s, 0) for s in _IN_FLIGHT),
-            queued=tally.get("queued", 0),
-            cancelled=tally.get("cancelled", 0),
-        )
-
-    def failed_hosts(self) -> list[str]:
-        """Hosts that ended any way but ``ok`` (what ``@RUN.failed`` selects), in natural order."""
-        return sorted(
-            (h.name for h in self.hosts.values() if h.finished and h.status != "ok"),
-            key=natural_key,
-        )
 
 
 @dataclass(frozen=True, slots=True)

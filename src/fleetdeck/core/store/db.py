@@ -1,13 +1,11 @@
-"""The SQLite record of runs, per-host results and the audit trail, written off the event loop.
+"""The SQLite record of runs, per-host results and the audit trail: the schema, its migrations and the queries.
 
 ``fleetdeck.db`` lives in the state dir next to ``runs/`` (the output files, see
 :mod:`fleetdeck.core.store.output_files`). It uses WAL so readers (``fleetdeck history``, the console) never wait
-for the writer, ``synchronous=NORMAL`` because a lost last commit after a power cut is acceptable while a slow
-loop is not, and ``PRAGMA user_version`` as the schema version so later releases can migrate it. Every write goes
-through one background thread fed by a large queue and committed in small batches, because SQLite calls block
-and the runner lives on the asyncio loop; reads open their own short-lived connection. Rows are written as
-events arrive (a run when it starts, a host when it finishes), so a crash leaves a readable record of what
-finished, and such a run shows as ``interrupted``.
+for the writer, and ``PRAGMA user_version`` as the schema version so later releases can migrate it. Writes only
+queue work for the background writer (:mod:`fleetdeck.core.store.writer`), so they never block the event loop;
+reads open their own short-lived connection. The records it returns are in :mod:`fleetdeck.core.store.records`,
+re-exported here.
 """
 
 from __future__ import annotations
@@ -17,22 +15,17 @@ import functools
 import json
 import logging
 import os
-import queue
 import re
-import secrets
 import shutil
 import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
-from typing import Final, Literal
+from typing import Final
 
-from fleetdeck.core.errors import FleetdeckError, UsageError
 from fleetdeck.core.runner.events import RunFinished, RunStarted, Stream
 from fleetdeck.core.store.output_files import (
     assign_file_names,
@@ -40,6 +33,41 @@ from fleetdeck.core.store.output_files import (
     make_private_dir,
     safe_name,
 )
+from fleetdeck.core.store.records import (
+    _MAX_LISTED,
+    AuditEntry,
+    HostResultRecord,
+    RunRecord,
+    RunStatus,
+    StoreError,
+    UnknownRunError,
+    UnknownRunHostError,
+    iso_time,
+    new_run_id,
+    run_status,
+)
+from fleetdeck.core.store.writer import BATCH_SECONDS, BATCH_STATEMENTS, QUEUE_SIZE, _connect, _Item, _Marker, _Writer
+
+__all__ = [
+    "BATCH_SECONDS",
+    "BATCH_STATEMENTS",
+    "DB_NAME",
+    "QUEUE_SIZE",
+    "RUNS_DIR",
+    "SCHEMA_VERSION",
+    "UNFINISHED",
+    "AuditEntry",
+    "HostResultRecord",
+    "RunRecord",
+    "RunStatus",
+    "RunStore",
+    "StoreError",
+    "UnknownRunError",
+    "UnknownRunHostError",
+    "iso_time",
+    "new_run_id",
+    "run_status",
+]
 
 log = logging.getLogger(__name__)
 
@@ -47,15 +75,8 @@ DB_NAME: Final = "fleetdeck.db"
 RUNS_DIR: Final = "runs"
 SCHEMA_VERSION: Final = 1
 
-BATCH_SECONDS: Final = 0.05
-BATCH_STATEMENTS: Final = 200
-QUEUE_SIZE: Final = 100_000
-"""Bounded so a wedged disk cannot eat all memory; large so the event loop never waits on it in practice."""
-
 UNFINISHED: Final = "unfinished"
 """The status :meth:`RunStore.hosts_with_status` gives hosts of a run that have no result (yet)."""
-
-RunStatus = Literal["running", "interrupted", "ok", "failed", "halted", "cancelled"]
 
 _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
     # 1: runs, per-host results, audit trail
@@ -109,183 +130,6 @@ _MIGRATIONS: Final[tuple[tuple[str, ...], ...]] = (
 """Schema steps; step ``i`` takes ``user_version`` from ``i`` to ``i + 1``. Append, never edit."""
 
 _RUN_REF = re.compile(r"-(\d+)")
-_MAX_LISTED = 10
-
-
-class StoreError(FleetdeckError):
-    """The run store cannot be used (closed, or a database from a newer fleetdeck)."""
-
-
-class UnknownRunError(UsageError, ValueError):
-    """A run reference matched no run, or more than one; the message names the ref and any candidates."""
-
-    def __init__(self, ref: str, message: str, candidates: Sequence[str] = ()) -> None:
-        self.ref = ref
-        self.candidates = tuple(candidates)
-        super().__init__(message)
-
-
-class UnknownRunHostError(UsageError, ValueError):
-    """A host is not part of a run; the message lists the hosts that are."""
-
-    def __init__(self, run_id: str, host: str, hosts: Sequence[str]) -> None:
-        self.run_id = run_id
-        self.host = host
-        self.hosts = tuple(hosts)
-        super().__init__(f"host {host!r} is not part of run {run_id}; its hosts are: {_listing(self.hosts)}")
-
-
-def _listing(items: Sequence[str]) -> str:
-    if not items:
-        return "(none)"
-    shown = ", ".join(items[:_MAX_LISTED])
-    more = len(items) - _MAX_LISTED
-    return f"{shown}, ... ({more} more)" if more > 0 else shown
-
-
-def new_run_id(now: float | None = None) -> str:
-    """A run id that sorts by start time and reads as one: ``YYYYmmdd-HHMMSS-xxxx`` (UTC, 4 random hex)."""
-    moment = datetime.fromtimestamp(time.time() if now is None else now, UTC)
-    return f"{moment:%Y%m%d-%H%M%S}-{secrets.token_hex(2)}"
-
-
-def iso_time(epoch: float | None) -> str | None:
-    """Epoch seconds as ISO 8601 UTC with milliseconds (``2024-05-01T12:00:00.123Z``), for JSON output."""
-    if epoch is None:
-        return None
-    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(frozen=True, slots=True)
-class RunRecord:
-    """One run as recorded; ``status`` is derived from the other columns (see :func:`run_status`)."""
-
-    id: str
-    task: str
-    selector: str
-    command: str | None
-    params: Mapping[str, object]
-    user: str
-    hosts: tuple[str, ...]
-    automatic: bool
-    reason: str | None
-    started: float
-    finished: float | None
-    exit_code: int | None
-    halted: bool
-    cancelled: bool
-    counts: Mapping[str, int]
-    status: RunStatus
-
-    @property
-    def duration_s(self) -> float | None:
-        """Wall time of the run, ``None`` while it has no end."""
-        return None if self.finished is None else max(0.0, self.finished - self.started)
-
-    def to_json(self) -> dict[str, object]:
-        """A JSON-ready dict (times as ISO 8601 UTC) for ``fleetdeck history --json``."""
-        return {
-            "id": self.id,
-            "status": self.status,
-            "task": self.task,
-            "selector": self.selector,
-            "command": self.command,
-            "params": dict(self.params),
-            "user": self.user,
-            "hosts": list(self.hosts),
-            "host_count": len(self.hosts),
-            "automatic": self.automatic,
-            "reason": self.reason,
-            "started": iso_time(self.started),
-            "finished": iso_time(self.finished),
-            "duration_s": self.duration_s,
-            "exit_code": self.exit_code,
-            "halted": self.halted,
-            "cancelled": self.cancelled,
-            "counts": dict(self.counts),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class HostResultRecord:
-    """How one host of a run ended, and where its output is (``output_path`` + ``.out``/``.err``/``.idx``).
-
-    ``output_path`` is relative to the state dir, so the state dir can be moved.
-    """
-
-    run_id: str
-    host: str
-    status: str
-    exit_status: int | None
-    duration_s: float | None
-    error: str | None
-    step: str | None
-    kill_confirmed: bool | None
-    bytes_out: int
-    bytes_err: int
-    output_path: str
-    started: float | None
-    finished: float | None
-
-    def to_json(self) -> dict[str, object]:
-        """A JSON-ready dict (times as ISO 8601 UTC)."""
-        return {
-            "run_id": self.run_id,
-            "host": self.host,
-            "status": self.status,
-            "exit_status": self.exit_status,
-            "duration_s": self.duration_s,
-            "error": self.error,
-            "step": self.step,
-            "kill_confirmed": self.kill_confirmed,
-            "bytes_out": self.bytes_out,
-            "bytes_err": self.bytes_err,
-            "output_path": self.output_path,
-            "started": iso_time(self.started),
-            "finished": iso_time(self.finished),
-        }
-
-
-@dataclass(frozen=True, slots=True)
-class AuditEntry:
-    """One line of the audit trail: who did what, when, to which run."""
-
-    id: int
-    time: float
-    user: str
-    action: str
-    run_id: str | None
-    detail: Mapping[str, object]
-
-    def to_json(self) -> dict[str, object]:
-        """A JSON-ready dict (time as ISO 8601 UTC)."""
-        return {
-            "id": self.id,
-            "time": iso_time(self.time),
-            "user": self.user,
-            "action": self.action,
-            "run_id": self.run_id,
-            "detail": dict(self.detail),
-        }
-
-
-def run_status(
-    *, finished: float | None, exit_code: int | None, halted: bool, cancelled: bool, active: bool
-) -> RunStatus:
-    """Derive a run's status; an unfinished run no writer in this process owns was cut short by a crash."""
-    if finished is None:
-        return "running" if active else "interrupted"
-    if cancelled:
-        return "cancelled"
-    if halted:
-        return "halted"
-    return "ok" if exit_code == 0 else "failed"
-
-
-def _connect(path: Path) -> sqlite3.Connection:
-    conn = sqlite3.connect(path, timeout=30.0, isolation_level=None, check_same_thread=True)
-    conn.execute("PRAGMA busy_timeout = 30000")
-    return conn
 
 
 def _dumps(value: object) -> str:
@@ -297,144 +141,6 @@ def _loads_dict(text: str | None) -> dict[str, object]:
         return {}
     value = json.loads(text)
     return value if isinstance(value, dict) else {}
-
-
-# -- the writer thread ---------------------------------------------------------------------------------------
-
-_Statement = tuple[str, tuple[object, ...]]
-_Job = Callable[[], None]
-
-
-class _Marker:
-    """Queued behind the writes it waits for; set once they are committed. ``stop`` ends the thread."""
-
-    __slots__ = ("done", "stop")
-
-    def __init__(self, *, stop: bool = False) -> None:
-        self.done = threading.Event()
-        self.stop = stop
-
-
-_Item = _Statement | _Job | _Marker
-
-
-class _Writer:
-    """The one thread that writes to the database, committing in small batches."""
-
-    def __init__(self, db_path: Path) -> None:
-        self._db_path = db_path
-        self._queue: queue.Queue[_Item] = queue.Queue(QUEUE_SIZE)
-        self._thread = threading.Thread(target=self._run, name="fleetdeck-store-writer", daemon=True)
-        self._ready = threading.Event()
-        self._startup_error: BaseException | None = None
-        self.failures = 0
-
-    def start(self) -> None:
-        self._thread.start()
-        self._ready.wait()
-        if self._startup_error is not None:
-            raise StoreError(f"cannot open {self._db_path} for writing: {self._startup_error}")
-
-    @property
-    def alive(self) -> bool:
-        return self._thread.is_alive()
-
-    def put(self, item: _Item) -> None:
-        self._queue.put(item)
-
-    def wait(self, marker: _Marker) -> None:
-        """Queue ``marker`` and wait until the writes before it are committed (or the thread is gone)."""
-        if not self.alive:
-            return
-        self._queue.put(marker)
-        while not marker.done.wait(0.5):
-            if not self.alive:
-                return
-
-    def join(self) -> None:
-        self._thread.join()
-
-    def _run(self) -> None:
-        try:
-            conn = _connect(self._db_path)
-            conn.execute("PRAGMA synchronous = NORMAL")
-        except BaseException as exc:  # reported by start() on the caller's thread
-            self._startup_error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            stopping = False
-            while not stopping:
-                stopping = self._apply(conn, self._take_batch())
-        except BaseException:
-            log.exception("run store writer stopped unexpectedly")
-        finally:
-            conn.close()
-            self._release_waiters()
-
-    def _take_batch(self) -> list[_Item]:
-        first = self._queue.get()
-        batch = [first]
-        if isinstance(first, _Marker):
-            return batch
-        deadline = time.monotonic() + BATCH_SECONDS
-        while len(batch) < BATCH_STATEMENTS:
-            remaining = deadline - time.monotonic()
-            try:
-                item = self._queue.get(timeout=remaining) if remaining > 0 else self._queue.get_nowait()
-            except queue.Empty:
-                break
-            batch.append(item)
-            if isinstance(item, _Marker):
-                break
-        return batch
-
-    def _apply(self, conn: sqlite3.Connection, batch: list[_Item]) -> bool:
-        markers: list[_Marker] = []
-        stop = False
-        try:
-            conn.execute("BEGIN")
-        except sqlite3.Error:  # go on statement by statement; jobs (closing files) must run regardless
-            self.failures += 1
-            log.exception("run store: cannot begin a transaction")
-        for item in batch:
-            if isinstance(item, _Marker):
-                markers.append(item)
-                stop = stop or item.stop
-            elif isinstance(item, tuple):
-                sql, params = item
-                try:
-                    conn.execute(sql, params)
-                except sqlite3.Error:
-                    self.failures += 1
-                    log.exception("run store: statement failed: %s", sql.split("(")[0].strip())
-            else:
-                try:
-                    item()
-                except Exception:
-                    self.failures += 1
-                    log.exception("run store: background job failed")
-        try:
-            if conn.in_transaction:
-                conn.execute("COMMIT")
-        except sqlite3.Error:
-            self.failures += 1
-            log.exception("run store: commit failed; %d queued writes lost", len(batch) - len(markers))
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-        for marker in markers:
-            marker.done.set()
-        return stop
-
-    def _release_waiters(self) -> None:
-        while True:
-            try:
-                item = self._queue.get_nowait()
-            except queue.Empty:
-                return
-            if isinstance(item, _Marker):
-                item.done.set()
 
 
 # -- the store -----------------------------------------------------------------------------------------------
