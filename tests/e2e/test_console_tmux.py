@@ -124,3 +124,34 @@ def test_console_draws_refreshes_and_quits(tmux: Tmux, tmp_path: Path) -> None:
     tmux.run("send-keys", "-t", SESSION, "q")
     wait_for(lambda: EXITED in tmux.screen(), 10, "the console did not exit on q", tmux.screen)
     assert f"{EXITED}0" in tmux.screen(), tmux.screen()  # a traceback would be on screen too
+
+
+def test_console_runs_a_command_and_shows_automation(tmux: Tmux, tmp_path: Path) -> None:
+    tmux.start(console_command(tmp_path / "state"), 120, 35)
+    wait_for(lambda: "localhost" in tmux.screen(), 20, "no `localhost` row", tmux.screen)
+
+    # x: the command box; the run view then shows the host's output and the summary line.
+    tmux.run("send-keys", "-t", SESSION, "x")
+    wait_for(lambda: "e.g. uptime" in tmux.screen(), 5, "`x` did not open the command box", tmux.screen)
+    tmux.run("send-keys", "-t", SESSION, "-l", "echo e2e-$((6 * 7))")
+    wait_for(lambda: "e2e-$((6 * 7))" in tmux.screen(), 5, "the command was not typed", tmux.screen)
+    tmux.run("send-keys", "-t", SESSION, "Tab")
+    time.sleep(0.3)
+    tmux.run("send-keys", "-t", SESSION, "C-u")
+    time.sleep(0.3)
+    tmux.run("send-keys", "-t", SESSION, "-l", "localhost")
+    wait_for(lambda: "1 host" in tmux.screen(), 5, "the targets did not match localhost", tmux.screen)
+    tmux.run("send-keys", "-t", SESSION, "Enter")
+    wait_for(lambda: "e2e-42" in tmux.screen(), 15, "the command's output did not appear", tmux.screen)
+    wait_for(lambda: "ok 1" in tmux.screen(), 10, "the summary did not count the host ok", tmux.screen)
+
+    # Back to the dashboard, then J: schedules from the bundled schedules.toml with their next run.
+    tmux.run("send-keys", "-t", SESSION, "Escape")
+    wait_for(lambda: "Filter" in tmux.screen(), 5, "Esc did not go back to the dashboard", tmux.screen)
+    tmux.run("send-keys", "-t", SESSION, "J")
+    wait_for(lambda: "nightly-etc-bac" in tmux.screen(), 10, "`J` did not show the schedules", tmux.screen)
+    assert re.search(r"in \d+[dhm]", tmux.screen()), tmux.screen()
+
+    tmux.run("send-keys", "-t", SESSION, "q")
+    wait_for(lambda: EXITED in tmux.screen(), 10, "the console did not exit on q", tmux.screen)
+    assert f"{EXITED}0" in tmux.screen(), tmux.screen()
