@@ -101,7 +101,9 @@ async def test_the_warning_is_not_sent_while_the_critical_fires_and_is_sent_once
         await receiver.wait(1, "/hook")
         await asyncio.sleep(1.5)  # with group_wait 0 the warning would have been sent by now
         assert sent(receiver) == [("firing", "CpuCritical")]
-        assert "alert CpuWarning@web01 inactive -> firing value=97" in lines, "it fires, it is only not told"
+        assert "alert CpuWarning@web01 inactive -> firing value=97 inhibited_by=CpuCritical@web01" in lines, (
+            "it fires, it is only not told, and the log says why"
+        )
 
         # The critical resolves while the warning's condition still holds: now the warning is told.
         queue.put_nowait(HealthSample("web01", 0.0, "up", cpu_pct=85.0))

@@ -122,6 +122,12 @@ def test_alert_fires_remediation_runs_and_sigterm_stops_cleanly(make_fleet: Flee
         runs = json.loads(fd(env, "history", "--json").stdout)
         [run] = [r for r in runs if r["task"] == "mark"]
         assert run["automatic"] is True and "remediation for alert RootUsed" in run["reason"]
+        table = fd(env, "history").stdout
+        assert any(
+            line.startswith(run["id"]) and line.rstrip().endswith("auto RootUsed") for line in table.splitlines()
+        ), table
+        shown = fd(env, "history", run["id"]).stdout
+        assert "by auto RootUsed" in shown and "reason: remediation for alert RootUsed" in shown, shown
         # The firing alerts reached the webhook (Alertmanager v4 JSON).
         assert wait_for(lambda: {("firing", "RootUsed", n) for n in names} <= set(alerts_seen(receiver)), 20)
         # A host going down fires HostDown; coming back resolves it, and both reach the webhook.

@@ -7,8 +7,18 @@ import json
 import sys
 
 from fleetdeck.cli.output import print_table
+from fleetdeck.core.automation.triggers import run_trigger
 from fleetdeck.core.paths import state_dir
-from fleetdeck.core.store import RunStore
+from fleetdeck.core.store import RunRecord, RunStore
+
+
+def started_by(run: RunRecord) -> str:
+    """Who started a run: ``auto RULE`` (remediation), ``sched NAME`` (schedule), else the user."""
+    trigger = run_trigger(run.automatic, run.reason)
+    if trigger is None:
+        return run.user or "-"
+    label = {"remediation": "auto", "schedule": "sched"}.get(trigger.kind, "auto")
+    return f"{label} {trigger.name}".strip()
 
 
 def cmd_history(args: argparse.Namespace) -> int:
@@ -20,10 +30,10 @@ def cmd_history(args: argparse.Namespace) -> int:
                 json.dump([r.to_json() for r in runs], sys.stdout, indent=2)
                 print()
                 return 0
-            rows = [("RUN", "STARTED", "TASK", "STATUS", "HOSTS", "SELECTOR")]
+            rows = [("RUN", "STARTED", "TASK", "STATUS", "HOSTS", "SELECTOR", "BY")]
             for r in runs:
                 started = str(r.to_json()["started"])[:19].replace("T", " ")
-                rows.append((r.id, started, r.task, r.status, str(len(r.hosts)), r.selector))
+                rows.append((r.id, started, r.task, r.status, str(len(r.hosts)), r.selector, started_by(r)))
             if len(rows) == 1:
                 print("no runs recorded yet", file=sys.stderr)
                 return 0
@@ -43,12 +53,15 @@ def cmd_history(args: argparse.Namespace) -> int:
             print()
             return 0
         started = str(run.to_json()["started"])
-        print(f"run {run.id}  {run.task}  {run.status}  started {started}  selector {run.selector}")
-        rows = [("HOST", "STATUS", "RC", "DURATION", "BYTES", "OUTPUT / ERROR")]
+        by = started_by(run)
+        print(f"run {run.id}  {run.task}  {run.status}  started {started}  selector {run.selector}  by {by}")
+        if run.automatic and run.reason:
+            print(f"reason: {run.reason}")
+        host_rows = [("HOST", "STATUS", "RC", "DURATION", "BYTES", "OUTPUT / ERROR")]
         for h in results:
             rc = "" if h.exit_status is None else str(h.exit_status)
             dur = "" if h.duration_s is None else f"{h.duration_s:.2f}s"
             where = h.error or f"{store.output_stem(run.id, h.host)}.out"
-            rows.append((h.host, h.status, rc, dur, str(h.bytes_out + h.bytes_err), where))
-        print_table(rows, sys.stdout)
+            host_rows.append((h.host, h.status, rc, dur, str(h.bytes_out + h.bytes_err), where))
+        print_table(host_rows, sys.stdout)
         return 0
