@@ -167,3 +167,14 @@ async def test_a_warning_inhibited_by_a_critical_is_muted_and_not_badged(tmp_pat
         assert screen.table.get_cell(KEY, "state").plain == "firing·inh"
         assert screen.table.get_cell(alert_key("CPUCritical", "web-2"), "state").plain == "firing"
     feed.close()
+
+
+def test_badges_are_rebuilt_only_when_an_alert_changes(tmp_path: Path) -> None:
+    feed = make_feed(tmp_path)
+    first = feed.badges()
+    assert first == {"web-2": (1, "critical")}
+    feed.observe(canned("web-2", time=NOW, cpu_pct=95.0))  # still firing: no change, same answer object
+    assert feed.badges() is first
+    feed.observe(canned("web-2", time=NOW, cpu_pct=10.0))  # resolved: rebuilt
+    assert feed.badges() == {}
+    feed.close()

@@ -72,6 +72,9 @@ class AlertsFeed:
         self._silences: list[Silence] = []
         self._stored: dict[str, AlertRecord] = {}
         self._read_at = float("-inf")
+        self._version = 0
+        """Bumped when an alert changes state or the store's silences and acks change: badges are cached on it."""
+        self._badges: tuple[int, dict[str, Badge]] | None = None
 
     @property
     def store(self) -> AlertStore:
@@ -84,7 +87,8 @@ class AlertsFeed:
 
     def observe(self, sample: HealthSample) -> None:
         """Evaluate the rules on one sample (events are dropped: the daemon notifies, not the console)."""
-        self.engine.evaluate(sample, self._clock())
+        if self.engine.evaluate(sample, self._clock()):
+            self._version += 1
 
     def refresh(self, *, force: bool = False) -> None:
         """Re-read silences and acknowledgements from the store if the last read is `STORE_REFRESH_S` old."""
@@ -94,8 +98,11 @@ class AlertsFeed:
         self._read_at = now
         if self._store is None and not (self._state_dir / DB_NAME).exists():
             return  # nothing acknowledged or silenced yet, anywhere
-        self._silences = self.store.silences(now)
-        self._stored = {record.key: record for record in self.store.active(now)}
+        silences = self.store.silences(now)
+        stored = {record.key: record for record in self.store.active(now)}
+        if silences != self._silences or stored != self._stored:
+            self._version += 1
+        self._silences, self._stored = silences, stored
         self.engine.silences = list(self._silences)
 
     # -- output ---------------------------------------------------------------------------------
@@ -115,7 +122,15 @@ class AlertsFeed:
         return sorted(shown, key=AlertRecord.sort_key)
 
     def badges(self) -> dict[str, Badge]:
-        """`badge` of every host with a firing alert that is neither silenced nor inhibited by a worse one."""
+        """`badge` of every host with a firing alert that is neither silenced nor inhibited by a worse one.
+
+        The dashboard asks on every drain; the answer is rebuilt only when something changed, because rebuilding
+        renders every alert's annotations.
+        """
+        self.refresh()
+        if self._badges is not None and self._badges[0] == self._version:
+            return self._badges[1]
+        version = self._version
         found: dict[str, Badge] = {}
         for record in self.records():
             if record.state != "firing" or record.silenced or record.inhibited_by:
@@ -124,6 +139,7 @@ class AlertsFeed:
             if worst is None or SEVERITY_ORDER[record.severity] < SEVERITY_ORDER[worst]:
                 worst = record.severity
             found[record.host] = (count + 1, worst)
+        self._badges = (version, found)
         return found
 
     def badge(self, host: str) -> Badge:

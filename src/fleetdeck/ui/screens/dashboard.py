@@ -10,6 +10,8 @@ dirty on the board and are drawn on its first tick back. Keys follow k9s: `/` fi
 
 from __future__ import annotations
 
+import time
+
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -30,7 +32,11 @@ from fleetdeck.ui.widgets.sparkline_text import PeakTrend
 from fleetdeck.ui.widgets.top_panel import TopPanel
 
 DRAIN_S = 0.1
-"""Seconds between drains of the health board: often enough to feel live, rarely enough to batch."""
+"""Seconds between drains: a typed filter shows within this."""
+APPLY_S = 1.0
+"""Seconds between applying health to the table. Samples arrive every interval (2 s) per host, so with hundreds
+of hosts nearly every 10 Hz drain would change a visible cell, and any change repaints every visible row of the
+DataTable; once a second keeps every number within half a tick of its host and costs a tenth of that."""
 AGE_TICK_S = 1.0
 """Seconds between refreshes of the detail pane's "sampled … ago"."""
 
@@ -76,6 +82,7 @@ class DashboardScreen(Screen[None]):
         self._top_host: str | None = None
         self._trends: dict[str, PeakTrend] = {}
         self._pending_filter: tuple[HostFilter | None] | None = None
+        self._applied_at = float("-inf")
         self.applied_filter: HostFilter | None = None
         """The filter the rows currently obey (typing reaches it on the next drain tick)."""
 
@@ -132,6 +139,10 @@ class DashboardScreen(Screen[None]):
             (host_filter,) = self._pending_filter
             self._pending_filter = None
             self._apply_filter(host_filter)
+        now = time.monotonic()
+        if now - self._applied_at < APPLY_S:
+            return 0
+        self._applied_at = now
         samples = self._board.drain()
         if samples:
             self._apply(samples)
