@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCHES = ["inventory_load.py", "fanout.py", "health_watch.py"]
+BENCHES = ["inventory_load.py", "fanout.py", "health_watch.py", "console.py"]
 
 
 def main() -> int:

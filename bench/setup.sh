@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Install what bench/fanout.py compares fleetdeck with:
 #   - Debian packages: OpenSSH client/server, pssh (parallel-ssh), clustershell (clush), pdsh, time;
-#   - bench/.venv: ansible-core and py-spy from bench/requirements.txt.
+#   - bench/.venv: ansible-core, py-spy and pyte (the console bench's terminal emulator) from bench/requirements.txt.
 # Safe to re-run: only what is missing is installed. apt needs root; without it the apt part is
 # skipped with a note and the bench skips the missing tools.
 set -euo pipefail
