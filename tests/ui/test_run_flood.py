@@ -72,10 +72,11 @@ async def test_keys_answer_while_one_of_500_hosts_floods(tmp_path: Path, monkeyp
 
             while sent < FLOOD_BYTES:  # plain sleeps: a Pilot pause would force a full repaint each time
                 await asyncio.sleep(0.05)
-            await until(pilot, lambda: screen.tail.seen == view.hosts[FLOOD_HOST].total_lines)
         finally:
             stop.set()
             await flooding
+        # Once the host goes quiet the tail catches up with every line it produced.
+        await until(pilot, lambda: screen.tail.seen == view.hosts[FLOOD_HOST].total_lines)
 
         host = view.hosts[FLOOD_HOST]
         ring = bridge.lines_per_host(len(HOSTS))
