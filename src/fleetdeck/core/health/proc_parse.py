@@ -15,6 +15,7 @@ import functools
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from fleetdeck.core.health.sample import PSEUDO_FSTYPES
 
@@ -57,9 +58,12 @@ class ProbeParseError(ValueError):
     """A probe section could not be read; the message names the section and what was wrong with it."""
 
 
-@dataclass(frozen=True, slots=True)
-class CpuTimes:
-    """Cumulative jiffies of one CPU line of `/proc/stat` (guest time is already inside user and nice)."""
+class CpuTimes(NamedTuple):
+    """Cumulative jiffies of one CPU line of `/proc/stat` (guest time is already inside user and nice).
+
+    The per-frame counter types are named tuples, not frozen dataclasses: a host sends one of these per CPU,
+    disk and interface every tick, and a tuple is built in C where a frozen dataclass sets each field in Python.
+    """
 
     user: int
     nice: int
@@ -139,16 +143,14 @@ class Uptime:
     idle_s: float | None
 
 
-@dataclass(frozen=True, slots=True)
-class NetCounters:
+class NetCounters(NamedTuple):
     """Cumulative bytes one interface has received and sent."""
 
     rx_bytes: int
     tx_bytes: int
 
 
-@dataclass(frozen=True, slots=True)
-class DiskCounters:
+class DiskCounters(NamedTuple):
     """Cumulative 512-byte sectors one disk has read and written."""
 
     read_sectors: int
