@@ -27,7 +27,11 @@ def test_fast_and_careful_readings_agree(case: Path) -> None:
     disks = proc_parse._whole_disks(tuple(careful))
     assert proc_parse.parse_diskstats(diskstats) == {n: c for n, c in careful.items() if n in disks}
 
+    if case.name != "rhel5-2.6.18":  # its 7-field partition lines go the careful way
+        assert proc_parse._diskstats_plain(diskstats) is not None, "the fast path should engage"
+
     netdev = (case / "netdev").read_text()
+    assert proc_parse._netdev_plain(netdev) is not None, "the fast path should engage on a real capture"
     fast = proc_parse.parse_netdev(netdev)
     mangled = netdev.replace(":", ": ", 1)  # Still valid; compare against a reading of the same numbers.
     assert fast == proc_parse.parse_netdev(mangled)

@@ -40,14 +40,7 @@ _DF_INODES = re.compile(
     r"(?P<dev>.*?)\s+(?P<total>\d+|-)\s+(?P<used>\d+|-)\s+(?P<free>\d+|-)\s+(?P<cap>\d+%|-)\s(?P<mount>.*)"
 )
 _MEMINFO_LINE = re.compile(r"^([^:\n]+):[ \t]*(\d+)(?:[ \t]+kB)?[ \t]*$", re.M)
-_DISKSTATS_LINE = re.compile(
-    r"^[ \t]*\d+[ \t]+\d+[ \t]+(\S+)[ \t]+\d+[ \t]+\d+[ \t]+(\d+)[ \t]+\d+[ \t]+\d+[ \t]+\d+[ \t]+(\d+)"
-    r"(?:[ \t]+\d+){4,}[ \t]*$",
-    re.M,
-)
-_NETDEV_LINE = re.compile(r"^[ \t]*([^:\s|]+):[ \t]*(\d+)(?:[ \t]+\d+){7}[ \t]+(\d+)(?:[ \t]+\d+)*[ \t]*$", re.M)
-_HEADER_LINE = re.compile(r"^[^\n|]*\|.*$", re.M)
-"""Whole-section patterns for the usual, well-formed text; anything else goes the line-by-line way."""
+"""The meminfo line, for one pass over a well-formed section; anything else goes the line-by-line way."""
 _OLD_PARTITION_FIELDS = 7
 _MAX_DF_LINE = 8192
 """A mount point is at most PATH_MAX (4096) bytes; longer df lines are garbage, refused before any regex."""
@@ -366,9 +359,9 @@ def parse_netdev(text: str) -> dict[str, NetCounters]:
         ProbeParseError: An interface line without a colon or with fewer than the 9 counters needed to reach
             transmitted bytes, or a counter that is not a number.
     """
-    matches = _NETDEV_LINE.findall(text)
-    if matches and len(matches) + len(_HEADER_LINE.findall(text)) == text.count("\n") and text.endswith("\n"):
-        return {name: NetCounters(int(rx), int(tx)) for name, rx, tx in matches if name != "lo"}
+    plain = _netdev_plain(text)
+    if plain is not None:
+        return plain
     counters: dict[str, NetCounters] = {}
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip() or "|" in line:
@@ -382,6 +375,24 @@ def parse_netdev(text: str) -> dict[str, NetCounters]:
         tx = _int("netdev", f"{name} transmitted bytes", values[8])
         if name != "lo":
             counters[name] = NetCounters(rx_bytes=rx, tx_bytes=tx)
+    return counters
+
+
+def _netdev_plain(text: str) -> dict[str, NetCounters] | None:
+    """/proc/net/dev when every interface line is well formed (the usual case), else None for the careful reader."""
+    counters: dict[str, NetCounters] = {}
+    for line in text.splitlines():
+        if "|" in line:
+            continue
+        name, sep, rest = line.partition(":")
+        values = rest.split()
+        if not sep or len(values) < 9 or not (values[0].isdigit() and values[8].isdigit()):
+            return None
+        name = name.strip()
+        if not name:
+            return None
+        if name != "lo":
+            counters[name] = NetCounters(int(values[0]), int(values[8]))
     return counters
 
 
@@ -399,13 +410,22 @@ def parse_diskstats(text: str) -> dict[str, DiskCounters]:
     Raises:
         ProbeParseError: A line with too few fields, or sector counts that are not numbers.
     """
-    matches = _DISKSTATS_LINE.findall(text)
-    if matches and len(matches) == text.count("\n") and text.endswith("\n"):
-        rows = {name: DiskCounters(int(read), int(written)) for name, read, written in matches}
-    else:
+    rows = _diskstats_plain(text)
+    if rows is None:
         rows = _diskstats_lines(text)
     disks = _whole_disks(tuple(rows))
     return {name: c for name, c in rows.items() if name in disks}
+
+
+def _diskstats_plain(text: str) -> dict[str, DiskCounters] | None:
+    """diskstats when every line is a modern numeric one (the usual case), else None for the careful reader."""
+    rows: dict[str, DiskCounters] = {}
+    for line in text.splitlines():
+        fields = line.split()
+        if len(fields) < _DISKSTATS_MIN_FIELDS or not (fields[5].isdigit() and fields[9].isdigit()):
+            return None
+        rows[fields[2]] = DiskCounters(int(fields[5]), int(fields[9]))
+    return rows
 
 
 def _diskstats_lines(text: str) -> dict[str, DiskCounters]:
