@@ -12,6 +12,7 @@ screen's others, in :class:`~fleetdeck.ui.screens.run.RunScreen`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from textual.screen import Screen
 
@@ -29,30 +30,27 @@ class RunOutputActions(Screen[None]):
 
     engine: Engine
 
-    @property
-    def view(self) -> RunView | None:
-        """The run shown."""
-        raise NotImplementedError
+    if TYPE_CHECKING:  # supplied by RunScreen; declared here so the actions below type-check
 
-    @property
-    def selected_host(self) -> str | None:
-        """The host whose tail is shown."""
-        raise NotImplementedError
+        @property
+        def view(self) -> RunView | None:
+            """The run shown."""
 
-    @property
-    def showing_gathered(self) -> bool:
-        """Whether the gathered groups are shown instead of a host's tail."""
-        raise NotImplementedError
+        @property
+        def selected_host(self) -> str | None:
+            """The host whose tail is shown."""
 
-    @property
-    def active_tail(self) -> HostTail:
-        """Whichever output view is on screen."""
-        raise NotImplementedError
+        @property
+        def showing_gathered(self) -> bool:
+            """Whether the gathered groups are shown instead of a host's tail."""
 
-    @property
-    def output_visible(self) -> bool:
-        """Whether the output pane is on screen."""
-        raise NotImplementedError
+        @property
+        def active_tail(self) -> HostTail:
+            """Whichever output view is on screen."""
+
+        @property
+        def output_visible(self) -> bool:
+            """Whether the output pane is on screen."""
 
     def action_copy_output(self) -> None:
         """Copy what the output pane holds: the selected host's tail, or the gathered groups when shown."""
