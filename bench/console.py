@@ -34,7 +34,6 @@ installs it into ``bench/.venv`` (run automatically as root when missing, unless
 from __future__ import annotations
 
 import argparse
-import collections
 import contextlib
 import fcntl
 import importlib
@@ -60,7 +59,7 @@ from pathlib import Path
 from typing import Any
 
 import tomli_w
-from measure import CLOCK_TICKS, box_busy_s, wait_children_gone
+from measure import CLOCK_TICKS, box_busy_s, fold_pyspy, wait_children_gone
 from peers import BENCH_DIR, BENCH_VENV, bench_env
 
 REPO = BENCH_DIR.parent
@@ -1011,26 +1010,8 @@ AREAS: tuple[tuple[str, str], ...] = (
 
 
 def report_pyspy(raw: Path, title: str, top: int, rate: int = 100) -> list[str]:
-    own: collections.Counter[str] = collections.Counter()
-    inclusive: collections.Counter[str] = collections.Counter()
-    areas: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = [f for f in stack.split(";") if not f.startswith(("thread", "process"))]
-        if not frames:
-            continue
-        total += count
-        own[frames[-1]] += count
-        for frame in set(frames):
-            inclusive[frame] += count
-        area = next(
-            (label for frame in reversed(frames) for label, pattern in AREAS if re.search(pattern, frame)), "other"
-        )
-        areas[area] += count
+    folded = fold_pyspy(raw, AREAS)
+    total, own, inclusive, areas = folded.total, folded.own, folded.inclusive, folded.areas
     lines = [f"py-spy, {title}: {total / rate:.2f}s of busy samples (all threads)"]
     lines.append("  by area (innermost frame that matches):")
     for area, count in areas.most_common():

@@ -36,7 +36,6 @@ import json
 import os
 import pstats
 import queue
-import re
 import shutil
 import signal
 import statistics
@@ -50,7 +49,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from measure import CLOCK_TICKS, box_busy_s, wait_children_gone
+from measure import CLOCK_TICKS, box_busy_s, fold_pyspy, wait_children_gone
 from peers import BENCH_DIR, BENCH_VENV, FANOUT, PeerFiles, bench_env, write_peer_files
 
 REPO = BENCH_DIR.parent
@@ -548,26 +547,8 @@ def report_cprofile(path: Path, top: int) -> list[str]:
 
 
 def report_pyspy(raw: Path, rate: int, top: int) -> list[str]:
-    own: collections.Counter[str] = collections.Counter()
-    inclusive: collections.Counter[str] = collections.Counter()
-    areas: collections.Counter[str] = collections.Counter()
-    total = 0
-    for line in raw.read_text().splitlines():
-        stack, _, count_text = line.rpartition(" ")
-        if not stack or not count_text.isdigit():
-            continue
-        count = int(count_text)
-        frames = [f for f in stack.split(";") if not f.startswith(("thread", "process"))]
-        if not frames:
-            continue
-        total += count
-        own[frames[-1]] += count
-        for frame in set(frames):
-            inclusive[frame] += count
-        area = next(
-            (label for frame in reversed(frames) for label, pattern in AREAS if re.search(pattern, frame)), "other"
-        )
-        areas[area] += count
+    folded = fold_pyspy(raw, AREAS)
+    total, own, inclusive, areas = folded.total, folded.own, folded.inclusive, folded.areas
     lines = [f"py-spy (all threads, busy samples only): {total / rate:.2f}s of CPU samples in the window"]
     for area, count in areas.most_common():
         lines.append(f"  {count / rate:6.2f}s  {100 * count / max(total, 1):5.1f}%  {area}")

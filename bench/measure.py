@@ -14,8 +14,10 @@ process ends up reaped by its listener and its CPU lands in the listener's ``cut
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import os
+import re
 import signal
 import subprocess
 import tempfile
@@ -162,3 +164,36 @@ def wait_children_gone(pids: Sequence[int], timeout: float = 15.0) -> bool:
         if time.monotonic() > deadline:
             return False
         time.sleep(0.05)
+
+
+@dataclass
+class FoldedStacks:
+    """py-spy's collapsed stacks summed: busy samples, per innermost frame, per frame anywhere, per area."""
+
+    total: int
+    own: collections.Counter[str]
+    inclusive: collections.Counter[str]
+    areas: collections.Counter[str]
+
+
+def fold_pyspy(raw: Path, areas: Sequence[tuple[str, str]]) -> FoldedStacks:
+    """Sum a py-spy ``--format raw`` file; each stack's area is the label of the innermost frame matching one
+    of ``areas`` (label, regex), else ``other``. Thread and process pseudo-frames are dropped."""
+    folded = FoldedStacks(0, collections.Counter(), collections.Counter(), collections.Counter())
+    for line in raw.read_text().splitlines():
+        stack, _, count_text = line.rpartition(" ")
+        if not stack or not count_text.isdigit():
+            continue
+        count = int(count_text)
+        frames = [f for f in stack.split(";") if not f.startswith(("thread", "process"))]
+        if not frames:
+            continue
+        folded.total += count
+        folded.own[frames[-1]] += count
+        for frame in set(frames):
+            folded.inclusive[frame] += count
+        area = next(
+            (label for frame in reversed(frames) for label, pattern in areas if re.search(pattern, frame)), "other"
+        )
+        folded.areas[area] += count
+    return folded
