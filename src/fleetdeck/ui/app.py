@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from pathlib import Path
 
 from textual import events
@@ -22,6 +23,7 @@ from fleetdeck.core.paths import bundled_themes_dir
 from fleetdeck.core.runner.service import Engine, Prepared
 from fleetdeck.ui.console_settings import load_settings, remember_theme, remembered_theme
 from fleetdeck.ui.context import ConsoleContext
+from fleetdeck.ui.gc_pacer import GcPacer
 from fleetdeck.ui.palette import FleetdeckCommands
 from fleetdeck.ui.run_bridge import RunBridge
 from fleetdeck.ui.screens.alerts import AlertsScreen
@@ -73,6 +75,7 @@ class FleetdeckApp(App[None]):
         super().__init__()
         self._ctx = context
         self._collector: Worker[None] | None = None
+        self._gc_pacer = GcPacer()
         loaded = load_themes(bundled_themes_dir(), user_themes_dir)
         for found in loaded.themes.values():
             self.register_theme(found)
@@ -215,6 +218,14 @@ class FleetdeckApp(App[None]):
             )
         self.push_screen(DashboardScreen(self._ctx))
         self._check_size(self.size.width, self.size.height)
+        self._gc_pacer.start()
+        self.set_interval(1.0, self._gc_pacer.tick, name="gc-pacer")
+
+    async def on_event(self, event: events.Event) -> None:
+        """Note when the operator last typed or clicked, so collections of everything wait for a pause."""
+        if isinstance(event, events.Key | events.MouseDown):
+            self._gc_pacer.last_input = time.monotonic()
+        await super().on_event(event)
 
     async def _collect(self) -> None:
         """Run the collector until the app exits; if it stops with an error, say so and keep the console up."""
@@ -242,3 +253,4 @@ class FleetdeckApp(App[None]):
             with contextlib.suppress(WorkerCancelled, WorkerFailed, asyncio.CancelledError):
                 await self._collector.wait()
         await self._ctx.aclose()
+        self._gc_pacer.release()

@@ -1,0 +1,103 @@
+"""The console's garbage-collection pacing: freezes on its clock, collects everything only in a pause."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+
+import pytest
+
+from fleetdeck.ui.gc_pacer import FORCE_AFTER, YOUNG_THRESHOLD, GcPacer
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+@pytest.fixture
+def clock() -> Iterator[Clock]:
+    yield Clock()
+    gc.unfreeze()
+
+
+def test_freezes_on_its_clock_and_the_frozen_objects_leave_the_collector(clock: Clock) -> None:
+    pacer = GcPacer(freeze_every_s=20, full_every_s=300, idle_s=3, clock=clock)
+    keep = [{"n": i} for i in range(1000)]  # tracked containers that survive
+    assert pacer.tick() == "freeze"
+    frozen = gc.get_freeze_count()
+    assert frozen >= len(keep)
+    assert len(gc.get_objects(generation=2)) < frozen
+    clock.now += 19
+    assert pacer.tick() is None
+    clock.now += 1
+    assert pacer.tick() == "freeze"
+    del keep
+
+
+def test_a_full_collection_waits_for_a_pause_in_the_typing(clock: Clock) -> None:
+    pacer = GcPacer(freeze_every_s=20, full_every_s=300, idle_s=3, clock=clock)
+    pacer.tick()
+    clock.now += 300
+    pacer.last_input = clock.now - 1  # typing right now
+    assert pacer.tick() == "freeze"
+    clock.now += 2
+    pacer.last_input = clock.now - 3.5
+    assert pacer.tick() == "full"
+    clock.now += 1
+    assert pacer.tick() is None
+
+
+def test_a_full_collection_reclaims_frozen_cycles(clock: Clock) -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    pacer = GcPacer(freeze_every_s=20, full_every_s=300, idle_s=3, clock=clock)
+    node = Node()
+    gc.collect()  # the cycle reaches the oldest generation
+    pacer.tick()  # ...and is frozen
+    del node
+    assert sum(1 for obj in _frozen_and_tracked() if type(obj) is Node) == 1
+    clock.now += 300
+    pacer.last_input = clock.now - 10
+    assert pacer.tick() == "full"
+    assert sum(1 for obj in _frozen_and_tracked() if type(obj) is Node) == 0
+
+
+def test_constant_typing_cannot_postpone_the_full_collection_for_ever(clock: Clock) -> None:
+    pacer = GcPacer(freeze_every_s=20, full_every_s=300, idle_s=3, clock=clock)
+    actions = []
+    for _ in range(int(300 * FORCE_AFTER) + 1):
+        clock.now += 1
+        pacer.last_input = clock.now
+        actions.append(pacer.tick())
+    assert actions.count("full") == 1
+    assert actions.index("full") + 1 == 300 * FORCE_AFTER  # seconds after the last full collection
+
+
+def _frozen_and_tracked() -> list[object]:
+    """Every object the collector knows, frozen ones included (unfreezing is the only way to list those)."""
+    count = gc.get_freeze_count()
+    gc.unfreeze()
+    try:
+        return gc.get_objects()
+    finally:
+        if count:
+            gc.freeze()
+
+
+def test_start_raises_the_young_threshold_and_release_restores_it(clock: Clock) -> None:
+    before = gc.get_threshold()
+    pacer = GcPacer(clock=clock)
+    pacer.start()
+    try:
+        assert gc.get_threshold()[0] == YOUNG_THRESHOLD
+        assert gc.get_threshold()[1:] == before[1:]
+    finally:
+        pacer.release()
+    assert gc.get_threshold() == before
+    assert gc.get_freeze_count() == 0
