@@ -160,16 +160,21 @@ class HostRun:
             The lines still available, oldest first, and the count that were dropped before the reader
             caught up (the reader shows a gap; the store has them).
         """
+        texts, kinds, dropped = self.texts_after(seen)
+        return [TailLine(text, kind) for text, kind in zip(texts, kinds, strict=True)], dropped
+
+    def texts_after(self, seen: int) -> tuple[list[str], list[LineKind], int]:
+        """:meth:`lines_after` as parallel lists of texts and kinds: no object per line, for the view's clock.
+
+        Returns:
+            Texts and kinds of the lines still available, oldest first, and how many were dropped.
+        """
         wanted = self.total_lines - seen
         if wanted <= 0:
-            return [], 0
+            return [], [], 0
         available = min(wanted, len(self.texts))
         start = len(self.texts) - available
-        lines = [
-            TailLine(text, kind)
-            for text, kind in zip(islice(self.texts, start, None), islice(self.kinds, start, None), strict=True)
-        ]
-        return lines, wanted - available
+        return list(islice(self.texts, start, None)), list(islice(self.kinds, start, None)), wanted - available
 
     def add_output(self, stream: Stream, data: bytes) -> int:
         """Decode a chunk into lines; returns how many ring lines it produced."""

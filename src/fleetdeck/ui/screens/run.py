@@ -282,9 +282,9 @@ class RunScreen(RunOutputActions):
             self._load_tail(view)
             return
         if host.name in new_lines or host.total_lines != tail.seen or host.pending():
-            lines, skipped = host.lines_after(tail.seen)
+            texts, kinds, skipped = host.texts_after(tail.seen)
             tail.seen = host.total_lines
-            tail.log_view.append(lines, skipped=skipped, pending=host.pending())
+            tail.log_view.extend(texts, kinds, skipped=skipped, pending=host.pending())
 
     # -- drawing ---------------------------------------------------------------------------------------------
 

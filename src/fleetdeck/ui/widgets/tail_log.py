@@ -58,6 +58,13 @@ def compile_search(query: str) -> re.Pattern[str] | None:
         return re.compile(re.escape(query), flags)
 
 
+def _widest(texts: list[str]) -> int:
+    """Cells of the widest text: `len` when every text is ASCII (the usual case), else `cell_len` per text."""
+    if all(map(str.isascii, texts)):
+        return max(map(len, texts))
+    return max(map(cell_len, texts))
+
+
 class TailLog(ScrollView, can_focus=True):
     """Lines of output, newest at the bottom, drawn one visible row at a time.
 
@@ -195,24 +202,37 @@ class TailLog(ScrollView, can_focus=True):
             skipped: Lines produced before `lines` that are gone from the source's ring.
             pending: Partial lines (no newline yet) to show below the last line.
         """
-        batch = list(lines)
+        self.extend([line.text for line in lines], [line.kind for line in lines], skipped=skipped, pending=pending)
+
+    def extend(
+        self, texts: list[str], kinds: list[LineKind], *, skipped: int = 0, pending: Sequence[TailLine] = ()
+    ) -> None:
+        """:meth:`append` from parallel lists of texts and kinds, as a flooding host's ring hands them over.
+
+        Only the newest `max_lines` of a batch are kept and measured, so a burst larger than the view holds
+        costs list slicing, not work per line.
+        """
         if skipped:
-            batch.insert(0, TailLine(f"… {skipped} lines not shown here (they are in the run's output files)", "note"))
-        if not batch and list(pending) == self._pending:
+            texts = [f"… {skipped} lines not shown here (they are in the run's output files)", *texts]
+            kinds = ["note", *kinds]
+        if not texts and list(pending) == self._pending:
             return
-        maxlen = self._texts.maxlen or len(batch)
-        overflow = max(0, len(self._texts) + len(batch) - maxlen)
+        maxlen = self._texts.maxlen or len(texts)
+        arriving = len(texts)
+        if arriving > maxlen:
+            texts, kinds = texts[-maxlen:], kinds[-maxlen:]
+        overflow = max(0, len(self._texts) + arriving - maxlen)
         shift = self._rows_of(min(overflow, len(self._texts)))
-        if batch:
-            self._width = max(self._width, max(cell_len(line.text) for line in batch))
-        self._texts.extend(line.text for line in batch)
-        self._kinds.extend(line.kind for line in batch)
+        if texts:
+            self._width = max(self._width, _widest(texts))
+        self._texts.extend(texts)
+        self._kinds.extend(kinds)
         self._first += overflow
         if self._current is not None:
             self._current = self._current - overflow if self._current >= overflow else None
         self._pending = list(pending)
         if not self.following:
-            self.unseen += len(batch)
+            self.unseen += arriving
         self._changed(shift=shift)
 
     # -- follow mode -----------------------------------------------------------------------------------------
@@ -304,7 +324,7 @@ class TailLog(ScrollView, can_focus=True):
         pattern = self._pattern
         if pattern is None:
             return 0
-        return sum(1 for text in self._texts if pattern.search(text))
+        return sum(map(bool, map(pattern.search, self._texts)))
 
     def jump(self, forward: bool = True) -> bool:
         """Move to the next (or previous) line with a match and stop following; False when there is none.

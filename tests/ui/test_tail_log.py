@@ -1,0 +1,56 @@
+"""The output log view on its own: bursts larger than it holds, widths, the gap note, and paused counting."""
+
+from __future__ import annotations
+
+from collections import deque
+
+from textual.app import App, ComposeResult
+
+from fleetdeck.ui.host_run import HostRun, LineKind
+from fleetdeck.ui.themes import variable_defaults
+from fleetdeck.ui.widgets.tail_log import TailLog
+
+
+class LogApp(App[None]):
+    def compose(self) -> ComposeResult:
+        yield TailLog(max_lines=100)
+
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return variable_defaults(self.current_theme)
+
+
+async def test_a_burst_larger_than_the_log_keeps_the_newest_lines_and_counts_them_all() -> None:
+    async with LogApp().run_test(size=(60, 12)) as pilot:
+        log = pilot.app.query_one(TailLog)
+        log.extend([f"old {i}" for i in range(50)], ["out"] * 50)
+        log.pause()
+        texts = [f"line {i}" for i in range(1000)]
+        kinds: list[LineKind] = ["err" if i % 2 else "out" for i in range(1000)]
+        log.extend(texts, kinds)
+        await pilot.pause()
+        assert log.line_count == 100
+        assert [line.text for line in log.lines[:2]] == ["line 900", "line 901"]
+        assert log.lines[-1].text == "line 999" and log.lines[-1].kind == "err"
+        assert log.unseen == 1000
+
+
+async def test_width_is_measured_in_cells_and_a_gap_becomes_one_note() -> None:
+    async with LogApp().run_test(size=(60, 12)) as pilot:
+        log = pilot.app.query_one(TailLog)
+        log.extend(["abc", "宽字符宽字符"], ["out", "out"], skipped=7)
+        await pilot.pause()
+        assert log.lines[0].kind == "note" and "7 lines not shown" in log.lines[0].text
+        assert log.virtual_size.width >= 12  # six double-width characters, not six cells
+        log.extend(["x" * 80], ["out"])
+        await pilot.pause()
+        assert log.virtual_size.width >= 80
+
+
+async def test_the_ring_hands_over_only_what_the_reader_has_not_seen() -> None:
+    host = HostRun("web1", deque(maxlen=10), deque(maxlen=10))
+    host.add_output("stdout", b"".join(b"%d\n" % i for i in range(25)))
+    texts, kinds, dropped = host.texts_after(12)
+    assert (texts, dropped) == ([str(i) for i in range(15, 25)], 3)
+    assert set(kinds) == {"out"}
+    assert host.texts_after(25) == ([], [], 0)
+    assert host.lines_after(20)[0][0].text == "20"
