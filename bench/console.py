@@ -6,12 +6,13 @@ TERM=xterm-256color, its own config dir (``--config``) and state dir (``FLEETDEC
 terminal: a thread reads everything the console writes, feeds it to a ``pyte`` screen and keeps nothing else, so
 the console never blocks on a full pty; keys are written to the pty as a terminal would send them.
 
-- idle: ``--hosts`` hosts watched at the console's health interval (2 s: ``HEALTH_INTERVAL_S``, the console has
-  no setting for it). Once the dashboard shows every host up (sorted by status with waiting hosts first, the top
-  row is up and the title counts no down or stale host; then sorted by host again), and ``--settle`` seconds
-  later, the console's CPU (utime+stime from /proc/PID/stat, % of one core) is measured over ``--window``
-  seconds, with its RSS and PSS (/proc/PID/smaps_rollup, every 2 s, the peak kept). ``--runs`` runs, each a
-  fresh console; the table shows medians.
+- idle: ``--hosts`` hosts watched at the console's health interval (its default, 2 s: ``HEALTH_INTERVAL_S``, or
+  ``--interval``, written to the config dir's ``console.toml`` as ``health_interval``). Once the dashboard shows
+  every host up (sorted by status with waiting hosts first, the top row is up and the title counts no down or
+  stale host; then sorted by host again), and ``--settle`` seconds later, the console's CPU (utime+stime from
+  /proc/PID/stat, % of one core) is measured over ``--window`` seconds, with its RSS and PSS
+  (/proc/PID/smaps_rollup, every 2 s, the peak kept). ``--runs`` runs, each a fresh console; the table shows
+  medians.
 - flood: ``--flood-hosts`` hosts watched; once they are up, the first host is marked (``space``), ``x`` opens the
   command box (targets: the marked host) and an ad-hoc command printing ``--flood-mb`` MB as fast as it can is
   started. In the run view, ``/`` opens the output search; while the flood streams, letters are typed into it on
@@ -1033,9 +1034,11 @@ def report_pyspy(raw: Path, title: str, top: int, rate: int = 100) -> list[str]:
 # -- main ------------------------------------------------------------------------------------------
 
 
-def write_config(fleet: SshFleet, out: Path, n: int) -> Path:
-    """A config dir for the first ``n`` hosts of the fleet."""
+def write_config(fleet: SshFleet, out: Path, n: int, interval: float | None = None) -> Path:
+    """A config dir for the first ``n`` hosts of the fleet (and ``console.toml`` when ``interval`` is set)."""
     out.mkdir(parents=True, exist_ok=True)
+    if interval is not None:
+        (out / "console.toml").write_text(f'health_interval = "{interval:g}s"\n')
     doc = tomllib.loads(fleet.hosts_toml.read_text())
     names = [name for name, _ in fleet.hosts[:n]]
     doc["hosts"] = {name: doc["hosts"][name] for name in names}
@@ -1057,7 +1060,7 @@ def raise_nofile() -> None:
 
 
 def console_interval() -> float:
-    """The console's health interval: fixed in the code, no setting."""
+    """The console's default health interval (``console.toml`` has none here unless ``--interval``)."""
     from fleetdeck.ui.context import HEALTH_INTERVAL_S
 
     return HEALTH_INTERVAL_S
@@ -1073,6 +1076,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=200, help="hosts watched in the idle runs (default 200)")
     parser.add_argument("--flood-hosts", type=int, default=500, help="hosts watched during the flood (default 500)")
     parser.add_argument("--flood-mb", type=float, default=50.0, help="MB the flood command prints (default 50)")
+    parser.add_argument("--interval", type=float, default=None, metavar="S",
+                        help="health interval in seconds, via console.toml (default: the console's own, 2 s)")
     parser.add_argument("--window", type=float, default=60.0, help="idle CPU window per run, seconds (default 60)")
     parser.add_argument("--runs", type=int, default=3, help="idle runs, each a fresh console (default 3)")
     parser.add_argument("--flood-runs", type=int, default=1, help="flood consoles (default 1)")
@@ -1095,7 +1100,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     global pyte
     pyte = load_pyte(not args.no_setup)
-    args.interval = console_interval()
+    chosen_interval = args.interval
+    args.interval = console_interval() if chosen_interval is None else chosen_interval
 
     raise_nofile()
     RESULTS_DIR.mkdir(exist_ok=True)
@@ -1116,8 +1122,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         fleet.start()
         print(f"fleet: {len(fleet.hosts)} hosts, {fleet.n_shards} sshd shards", flush=True)
-        idle_cfg = write_config(fleet, workdir / "config-idle", args.hosts) if not args.skip_idle else None
-        flood_cfg = write_config(fleet, workdir / "config-flood", args.flood_hosts) if not args.skip_flood else None
+        every = chosen_interval
+        idle_cfg = None if args.skip_idle else write_config(fleet, workdir / "config-idle", args.hosts, every)
+        flood_cfg = None if args.skip_flood else write_config(fleet, workdir / "config-flood", args.flood_hosts, every)
         first_host = fleet.hosts[0][0]
         with results.open("w") as out:
             out.write(json.dumps({"type": "meta", "args": vars(args), "loadavg": loadavg()}) + "\n")

@@ -7,6 +7,9 @@ console shows live numbers for every configured host, and that health and runs s
 from __future__ import annotations
 
 import asyncio
+import itertools
+import shutil
+import time
 from pathlib import Path
 
 import pytest
@@ -14,6 +17,7 @@ from dashboard_fakes import table, until
 
 from fleet import SshFleet
 from fleetdeck.core.config import load_config
+from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.health.top import TopError
 from fleetdeck.core.paths import bundled_configs_dir
 from fleetdeck.ui.app import FleetdeckApp
@@ -41,6 +45,35 @@ async def test_the_bundled_config_watches_this_machine(tmp_path: Path) -> None:
         await asyncio.gather(task, return_exceptions=True)
         await context.aclose()
     assert not list(tmp_path.iterdir())  # nothing written to the state dir by watching
+
+
+async def test_console_toml_sets_how_often_hosts_are_sampled(tmp_path: Path) -> None:
+    config_dir = tmp_path / "config"
+    shutil.copytree(bundled_configs_dir(), config_dir)
+    (config_dir / "console.toml").write_text('health_interval = "1s"\n', encoding="utf-8")
+    context = ConsoleContext.from_config(load_config(config_dir), tmp_path / "state")
+    assert context.interval_s == 1.0
+    assert context.collect is not None
+    arrived: list[float] = []
+    board_add = context.board.add
+
+    def add(sample: HealthSample) -> None:
+        arrived.append(time.monotonic())
+        board_add(sample)
+
+    context.board.add = add  # type: ignore[method-assign]
+    task = asyncio.create_task(context.collect())
+    try:
+        for _ in range(100):
+            if len(arrived) >= 4:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+        await context.aclose()
+    gaps = [b - a for a, b in itertools.pairwise(arrived)]
+    assert len(gaps) >= 3 and all(0.7 < gap < 1.6 for gap in gaps[1:]), gaps  # the default would be 2 s
 
 
 @pytest.mark.ssh

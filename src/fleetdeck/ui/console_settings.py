@@ -3,6 +3,7 @@
 ``console.toml`` is the user's file, read and validated but never rewritten::
 
     theme = "fleetdeck-light"        # the theme to start with (overrides the remembered one)
+    health_interval = "5s"           # between two health samples of one host (default 2s)
     [keymap]
     "app.tasks" = "T"                # binding id = key(s), comma-separated
 
@@ -17,8 +18,12 @@ from pathlib import Path
 
 import tomli_w
 
+from fleetdeck.core.alerts.schema import parse_duration
+
 SETTINGS_FILE = "console.toml"
 STATE_FILE = "console-state.toml"
+HEALTH_INTERVAL_RANGE_S = (1.0, 600.0)
+"""Shortest and longest health interval the console accepts, seconds."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -28,6 +33,9 @@ class ConsoleSettings:
     theme: str | None = None
     keymap: dict[str, str] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
+    health_interval_s: float | None = None
+    """Seconds between health samples of one host (`None`: the console's default). A fleet of hundreds of
+    hosts sampled every 2 s is a hundred samples a second to parse; a longer interval costs proportionally less."""
 
 
 def load_settings(config_dir: Path | None) -> ConsoleSettings:
@@ -54,9 +62,30 @@ def load_settings(config_dir: Path | None) -> ConsoleSettings:
                 keymap[binding_id] = keys
             else:
                 problems.append(f'{SETTINGS_FILE}: keymap.{binding_id}: expected keys such as "ctrl+t", got {keys!r}')
+    interval = _health_interval(raw.pop("health_interval", None), problems)
     for key in raw:
-        problems.append(f"{SETTINGS_FILE}: {key}: unknown key; allowed keys: theme, keymap")
-    return ConsoleSettings(theme, keymap, problems)
+        problems.append(f"{SETTINGS_FILE}: {key}: unknown key; allowed keys: theme, health_interval, keymap")
+    return ConsoleSettings(theme, keymap, problems, interval)
+
+
+def _health_interval(value: object, problems: list[str]) -> float | None:
+    """``health_interval`` as seconds: a duration such as ``"5s"`` or a number of seconds, within range."""
+    if value is None:
+        return None
+    low, high = HEALTH_INTERVAL_RANGE_S
+    where = f"{SETTINGS_FILE}: health_interval"
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        problems.append(f'{where}: expected a duration such as "5s", got {value!r}; using the default')
+        return None
+    try:
+        seconds = parse_duration(value) if isinstance(value, str) else float(value)
+    except ValueError as exc:
+        problems.append(f"{where}: {exc}; using the default")
+        return None
+    if not low <= seconds <= high:
+        problems.append(f"{where}: {value!r} is out of range ({low:g}s to {high:g}s); using the default")
+        return None
+    return seconds
 
 
 def remembered_theme(state_dir: Path) -> str | None:

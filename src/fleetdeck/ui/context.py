@@ -24,6 +24,7 @@ from fleetdeck.core.inventory import Inventory
 from fleetdeck.core.runner.service import Engine
 from fleetdeck.ui.alerts_feed import AlertsFeed
 from fleetdeck.ui.automation_feed import AutomationFeed
+from fleetdeck.ui.console_settings import load_settings
 
 HEALTH_INTERVAL_S = 2.0
 """Seconds between health samples of one host."""
@@ -68,16 +69,21 @@ class ConsoleContext:
     closers: Sequence[Closer] = field(default_factory=tuple)
     alerts: AlertsFeed | None = None
     automation: AutomationFeed | None = None
+    interval_s: float = HEALTH_INTERVAL_S
+    """Seconds between health samples of one host."""
 
     @classmethod
-    def from_config(cls, config: Config, state_dir: Path, *, interval_s: float = HEALTH_INTERVAL_S) -> ConsoleContext:
+    def from_config(cls, config: Config, state_dir: Path, *, interval_s: float | None = None) -> ConsoleContext:
         """Wire the real engine, health board and collector for `config`.
 
         Args:
             config: The loaded configuration.
             state_dir: Where the engine keeps runs, output files and its own known_hosts.
-            interval_s: Seconds between health samples of one host.
+            interval_s: Seconds between health samples of one host; `None`: ``health_interval`` from the
+                config dir's ``console.toml``, else `HEALTH_INTERVAL_S`.
         """
+        if interval_s is None:
+            interval_s = load_settings(config.dir).health_interval_s or HEALTH_INTERVAL_S
         engine = Engine(config, state=state_dir)
         watched = [host for host in config.inventory if host.health != "off"]
         board = HealthBoard([host.name for host in watched], interval_s=interval_s, window_s=HISTORY_WINDOW_S)
@@ -127,6 +133,7 @@ class ConsoleContext:
             closers=tuple(closers),
             alerts=alerts,
             automation=automation,
+            interval_s=interval_s,
         )
 
     async def aclose(self) -> None:
