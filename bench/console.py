@@ -1076,8 +1076,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--hosts", type=int, default=200, help="hosts watched in the idle runs (default 200)")
     parser.add_argument("--flood-hosts", type=int, default=500, help="hosts watched during the flood (default 500)")
     parser.add_argument("--flood-mb", type=float, default=50.0, help="MB the flood command prints (default 50)")
-    parser.add_argument("--interval", type=float, default=None, metavar="S",
-                        help="health interval in seconds, via console.toml (default: the console's own, 2 s)")
+    parser.add_argument(
+        "--interval",
+        type=float,
+        default=None,
+        metavar="S",
+        help="health interval in seconds, via console.toml (default: the console's own, 2 s)",
+    )
     parser.add_argument("--window", type=float, default=60.0, help="idle CPU window per run, seconds (default 60)")
     parser.add_argument("--runs", type=int, default=3, help="idle runs, each a fresh console (default 3)")
     parser.add_argument("--flood-runs", type=int, default=1, help="flood consoles (default 1)")
