@@ -35,15 +35,26 @@ Part = str | tuple[str, str]
 class HealthDetail(Static):
     """A multi-line summary of one host's latest sample."""
 
+    _shown: Content | None = None
+
     def show(self, sample: HealthSample | None, now: float, *, waiting_for: str | None = None) -> None:
-        """Replace the pane's content.
+        """Replace the pane's content; the screen is laid out again only when the number of lines changed.
+
+        The pane is redrawn every second for the sample's age, and a relayout of the whole screen costs many
+        times the redraw of one widget.
 
         Args:
             sample: The host's latest sample, or `None` when none has arrived yet.
             now: Epoch seconds, for the sample's age.
             waiting_for: The host being waited for when `sample` is `None`.
         """
-        self.update(describe(sample, now, waiting_for=waiting_for))
+        content = describe(sample, now, waiting_for=waiting_for)
+        shown = self._shown
+        if shown is not None and content.plain == shown.plain and content.spans == shown.spans:
+            return
+        same_height = shown is not None and content.plain.count("\n") == shown.plain.count("\n")
+        self._shown = content
+        self.update(content, layout=not same_height)
 
 
 def describe(sample: HealthSample | None, now: float, *, waiting_for: str | None = None) -> Content:
