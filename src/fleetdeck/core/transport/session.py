@@ -62,6 +62,10 @@ async def _pump(reader: ByteReader, stream: Stream, on_output: OutputCallback, t
             return
         touch()
         on_output(stream, data)
+        # A read of buffered data returns without suspending, so a host printing as fast as it can would keep
+        # the event loop to itself for its whole receive window; yield once per chunk so keys, timers and the
+        # other hosts get their turn.
+        await asyncio.sleep(0)
 
 
 async def _feed(writer: ByteWriter, stdin: StdinSource | None) -> None:
