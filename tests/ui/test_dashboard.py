@@ -11,6 +11,7 @@ import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import pytest
 from dashboard_fakes import (
     NOW,
     FakeTop,
@@ -27,24 +28,26 @@ from dashboard_fakes import (
 from rich.color import Color
 from rich.style import Style
 from textual.color import Color as TextualColor
+from textual.geometry import Region
 from textual.message import Message
 from textual.notifications import Notify
 from textual.pilot import Pilot
 from textual.screen import Screen
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
 
 from fleetdeck.core.health.board import HealthBoard
 from fleetdeck.core.health.top import TopError
 from fleetdeck.ui.context import ConsoleContext
+from fleetdeck.ui.widgets import fleet_rows
 from fleetdeck.ui.widgets.filter_bar import FilterBar
 from fleetdeck.ui.widgets.health_detail import HealthDetail
+from fleetdeck.ui.widgets.host_cells import CELL_PADDING
 from fleetdeck.ui.widgets.metric_graph import MetricGraph
 from fleetdeck.ui.widgets.top_panel import TopPanel
 
 
 def order(pilot: Pilot[Any]) -> list[str]:
-    return [row.key.value or "" for row in table(pilot).ordered_rows]
+    return table(pilot).shown_hosts
 
 
 async def select(pilot: Pilot[Any], name: str) -> None:
@@ -88,7 +91,7 @@ async def test_each_host_gets_a_keyed_row_with_its_numbers() -> None:
     async with make_app().run_test(size=(120, 35)) as pilot:
         await ready(pilot)
 
-        assert sorted(row.value or "" for row in table(pilot).rows) == ["cache-1", "db-1", "db-2", "web-1", "web-2"]
+        assert sorted(table(pilot).shown_hosts) == ["cache-1", "db-1", "db-2", "web-1", "web-2"]
         assert [cell(pilot, "web-1", key) for key in ("status", "host", "mem", "disk", "load", "rx", "tx")] == [
             "●", "web-1", "45%", "60%", "1.25/8", "1.4M", "2.0K",
         ]  # fmt: skip
@@ -133,24 +136,34 @@ async def test_the_cpu_trend_shows_recent_peaks_one_bucket_per_character() -> No
         assert cell(pilot, "web-1", "cpu") == "90% ▁▁▂▃▄▅▅▆▇█"
 
 
-async def test_a_drain_rewrites_only_the_cells_that_changed() -> None:
+async def test_a_drain_repaints_only_the_rows_whose_text_changed(monkeypatch: pytest.MonkeyPatch) -> None:
     context = make_context()
     async with make_app(context).run_test(size=(120, 35)) as pilot:
         await ready(pilot)
         fleet = table(pilot)
-        writes: list[tuple[str, str]] = []
-        update_cell = fleet.update_cell
+        painted: list[str] = []
+        refreshed: list[tuple[Region, ...]] = []
+        paint_row = fleet_rows.paint_row
+        refresh = fleet.refresh
 
-        def spy(row: str, column: str, value: Any, **kwargs: Any) -> None:
-            writes.append((row, column))
-            update_cell(row, column, value, **kwargs)
+        def paint_spy(columns: Any, cells: Any, *args: Any) -> Any:
+            painted.append(cells["host"][0][0])
+            return paint_row(columns, cells, *args)
 
-        fleet.update_cell = spy  # type: ignore[method-assign]
+        def refresh_spy(*regions: Region, **kwargs: Any) -> Any:
+            refreshed.append(regions)
+            return refresh(*regions, **kwargs)
+
+        monkeypatch.setattr(fleet_rows, "paint_row", paint_spy)
+        fleet.refresh = refresh_spy  # type: ignore[method-assign]
         context.board.add(canned("web-1", mem_used_pct=12.0))
         context.board.add(canned("web-2", cpu_pct=93.0, mem_used_pct=74.0, load1=17.5, net_rx_bps=None))
 
         await until(pilot, lambda: cell(pilot, "web-1", "mem") == "12%")
-        assert writes == [("web-1", "mem")]  # web-2 was drained too, but nothing in its row changed
+        await pilot.pause()
+        # web-2 was drained too, but nothing in its row changed: only web-1's line is refreshed and painted.
+        assert [[region.y for region in regions] for regions in refreshed] == [[fleet.get_row_index("web-1") + 1]]
+        assert painted == ["web-1"]
 
 
 async def test_a_new_host_on_the_board_gets_a_row() -> None:
@@ -178,7 +191,7 @@ async def test_sort_keys_cycle_columns_and_reverse_keeping_the_cursor_on_its_hos
         assert order(pilot) == ["db-2", "cache-1", "db-1", "web-2", "web-1"]  # down, stale, crit, ok
         await pilot.press("s")
         assert order(pilot) == ["web-2", "cache-1", "web-1", "db-1", "db-2"]  # busiest first, no number last
-        assert fleet.columns[ColumnKey("cpu")].label.plain == "cpu▼"
+        assert fleet.header_label("cpu") == "cpu▼"
         await pilot.press("S")
         assert order(pilot) == ["db-1", "cache-1", "web-1", "web-2", "db-2"]  # still last: it has no number
         assert fleet.cursor_host == "db-2"
@@ -188,18 +201,22 @@ async def test_clicking_a_header_sorts_by_it_and_again_reverses() -> None:
     async with make_app().run_test(size=(120, 35)) as pilot:
         await ready(pilot)
         fleet = table(pilot)
-        fleet.post_message(
-            DataTable.HeaderSelected(fleet, fleet.ordered_columns[4].key, 4, fleet.ordered_columns[4].label)
-        )
+        x = sum(column.width + CELL_PADDING for column in fleet.columns[:4]) + 2  # mem, inside the border
+        await pilot.click(fleet, offset=(x, 1))
         await pilot.pause()
-        assert fleet.sort_key == "mem"
+        assert fleet.sort_key == "mem" and not fleet.sort_reverse
         assert order(pilot) == ["web-2", "cache-1", "db-1", "web-1", "db-2"]
+        assert fleet.header_label("mem") == "mem▼"
 
-        x = sum(column.get_render_width(fleet) for column in fleet.ordered_columns[:4]) + 2
-        await pilot.click(fleet, offset=(x, 1))  # the mem header, inside the table's border
+        await pilot.click(fleet, offset=(x, 1))
         await pilot.pause()
         assert fleet.sort_reverse
         assert order(pilot) == ["cache-1", "db-1", "web-1", "web-2", "db-2"]
+        assert fleet.header_label("mem") == "mem▲"
+
+        await pilot.click(fleet, offset=(2, 1))  # the mark column does not sort
+        await pilot.pause()
+        assert fleet.sort_key == "mem" and fleet.sort_reverse
 
 
 # -- filter -------------------------------------------------------------------------------------

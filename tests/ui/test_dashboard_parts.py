@@ -1,14 +1,17 @@
-"""The dashboard's pure parts, without an app: filter rules, trend buckets, and the column layouts."""
+"""The dashboard's pure parts, without an app: filter rules, trend buckets, column layouts and painted rows."""
 
 from __future__ import annotations
 
 import random
 
 import pytest
-from dashboard_fakes import FLEET, inventory_of
+from dashboard_fakes import FLEET, canned, inventory_of
+from rich.style import Style
 
+from fleetdeck.core.nodeset import natural_key
 from fleetdeck.ui.widgets.filter_bar import FilterError, parse_filter
-from fleetdeck.ui.widgets.host_cells import fit_columns
+from fleetdeck.ui.widgets.fleet_rows import cell_text, paint_header, paint_row
+from fleetdeck.ui.widgets.host_cells import Column, Spec, fit_columns, header_labels, sort_hosts
 from fleetdeck.ui.widgets.sparkline_text import PeakTrend, bucket_peaks, sparkline
 
 NAMES = [h.name for h in FLEET]
@@ -108,3 +111,68 @@ def test_columns_fit_the_width_shortening_the_trend_then_dropping_uptime(
     assert chosen == trend
     assert [column.key for column in columns] == keys
     assert columns[-1].width == alert
+
+
+ROW = Style(color="white", bgcolor="black")
+STYLES = {"": ROW, "crit": ROW + Style(color="red", bold=True), "trend": ROW + Style(color="blue")}
+COLUMNS = (Column("host", "host", 6, "left"), Column("cpu", "cpu", 9, "left"), Column("mem", "mem", 4))
+
+
+def runs(strip: object) -> list[tuple[str, Style | None]]:
+    return [(segment.text, segment.style) for segment in strip]  # type: ignore[attr-defined]
+
+
+def test_a_row_pads_each_cell_aligns_numbers_and_fills_the_width_in_the_row_style() -> None:
+    cells: dict[str, Spec] = {
+        "host": (("web-1", ""),),
+        "cpu": (("93%", "crit"), (" ", ""), ("▁▂", "trend")),
+        "mem": (("7%", "crit"),),
+    }
+    strip = paint_row(COLUMNS, cells, 30, ROW, STYLES.__getitem__)
+    assert strip.cell_length == 30
+    assert strip.text == " web-1  " + " 93% ▁▂    " + "   7% " + " " * 5
+    assert runs(strip) == [
+        (" web-1   ", ROW),
+        ("93%", STYLES["crit"]),
+        (" ", ROW),
+        ("▁▂", STYLES["trend"]),
+        ("     ", ROW),
+        ("  7%", STYLES["crit"]),  # a one-run cell's padding takes its style, as a Rich text cell did
+        ("      ", ROW),
+    ]
+
+
+def test_a_row_crops_long_text_to_its_column_and_to_the_width() -> None:
+    cells: dict[str, Spec] = {"host": (("a-very-long-name", ""),), "cpu": (("12%", ""), ("▁▂▃▄▅▆▇█", "trend"))}
+    assert paint_row(COLUMNS, cells, 30, ROW, STYLES.__getitem__).text == " a-very " + " 12%▁▂▃▄▅▆ " + " " * 11
+    assert paint_row(COLUMNS, cells, 12, ROW, STYLES.__getitem__).text == " a-very  12%"
+
+
+def test_the_header_aligns_labels_like_their_cells_and_crops_them() -> None:
+    labels = {"host": "host▲", "cpu": "cpu", "mem": "mem"}
+    narrow = (Column("host", "host", 4, "left"), *COLUMNS[1:])
+    assert paint_header(COLUMNS, labels, 28, ROW).text == " host▲   cpu         mem    "
+    assert paint_header(narrow, labels, 26, ROW).text == " host  cpu         mem    "
+
+
+def test_cell_text_keeps_each_runs_style() -> None:
+    one = cell_text((("45%", "crit"),), "right", STYLES.__getitem__)
+    assert one.plain == "45%" and one.style == STYLES["crit"] and one.justify == "right"
+    two = cell_text((("9%", "crit"), (" ", ""), ("▁", "trend")), "left", STYLES.__getitem__)
+    assert two.plain == "9% ▁" and [span.style for span in two.spans] == [STYLES["crit"], ROW, STYLES["trend"]]
+
+
+def test_rows_sort_worst_first_with_missing_numbers_last_and_ties_by_name() -> None:
+    samples = {"b-10": canned("b-10", cpu_pct=50.4), "b-9": canned("b-9", cpu_pct=49.6), "a": canned("a", cpu_pct=7.0)}
+    hosts = ["a", "b-10", "b-9", "down-1"]
+    order = sort_hosts(hosts, "cpu", False, samples.get, natural_key)
+    assert order == ["b-9", "b-10", "a", "down-1"]  # 50% either way: by name, naturally
+    assert sort_hosts(hosts, "cpu", True, samples.get, natural_key) == ["a", "b-9", "b-10", "down-1"]
+    assert sort_hosts(hosts, "host", True, samples.get, natural_key) == ["down-1", "b-10", "b-9", "a"]
+
+
+def test_the_sorted_header_gets_an_arrow_the_way_its_rows_go() -> None:
+    columns = (Column("status", "", 1), *COLUMNS)
+    assert header_labels(columns, "host", False) == {"status": "", "host": "host▲", "cpu": "cpu", "mem": "mem"}
+    assert header_labels(columns, "cpu", False)["cpu"] == "cpu▼"  # busiest first
+    assert header_labels(columns, "status", True)["status"] == "▲"

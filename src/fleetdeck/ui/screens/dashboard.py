@@ -2,8 +2,8 @@
 
 The health collector pushes samples into the context's `HealthBoard` at its own pace; this screen drains
 the board's dirty hosts ten times a second and applies them in one `batch_update`, so only rows of hosts
-that changed are touched and only cells whose text changed are rewritten (dolphie's refresh loop, fed by
-the board instead of polls). While another screen covers it the dashboard drains nothing; the hosts stay
+that changed are touched and only rows in view whose text changed are repainted (dolphie's refresh loop, fed
+by the board instead of polls). While another screen covers it the dashboard drains nothing; the hosts stay
 dirty on the board and are drawn on its first tick back. Keys follow k9s: `/` filters, `space` marks,
 `Esc` backs out; sorting, marking all shown hosts and fetching a host's top processes have their own keys.
 """
@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header
+from textual.widgets import Footer, Header
 
 from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.health.series import metric_value
@@ -35,8 +35,8 @@ DRAIN_S = 0.1
 """Seconds between drains: a typed filter shows within this."""
 APPLY_S = 1.0
 """Seconds between applying health to the table. Samples arrive every interval (2 s) per host, so with hundreds
-of hosts nearly every 10 Hz drain would change a visible cell, and any change repaints every visible row of the
-DataTable; once a second keeps every number within half a tick of its host and costs a tenth of that."""
+of hosts nearly every 10 Hz drain would change a visible row; once a second keeps every number within half a
+tick of its host and repaints each changed row once."""
 AGE_TICK_S = 1.0
 """Seconds between refreshes of the detail pane's "sampled … ago"."""
 
@@ -192,7 +192,7 @@ class DashboardScreen(Screen[None]):
 
     # -- detail pane ----------------------------------------------------------------------------
 
-    @on(DataTable.RowHighlighted, "#fleet")
+    @on(FleetTable.HostHighlighted, "#fleet")
     def _cursor_moved(self) -> None:
         self._show_detail()
 

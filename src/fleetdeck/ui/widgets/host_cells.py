@@ -1,14 +1,15 @@
 """The fleet table's cells as plain data: what each cell says, in which style, and how rows sort.
 
 A cell is a tuple of `(text, style name)` runs, cheap to build and to compare, so the table can tell
-which cells of a drained row changed without building any Rich text. Style names (`ok`, `warn`, `crit`,
-`down`, `muted`, `trend`, `mark`) are the table's component classes, which the stylesheet maps onto theme
-variables. The column layouts for a given width live here too, so the rules are plain functions with
-plain tests.
+whether a drained row changed, and paint it from the runs, without building any Rich text. Style names (`ok`,
+`warn`, `crit`, `down`, `muted`, `trend`, `mark`) are the table's component classes, which the stylesheet maps
+onto theme variables. The column layouts for a given width, the row order and the header labels live here too, so the
+rules are plain functions with plain tests.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Literal
 
@@ -38,6 +39,9 @@ HOST_WIDTH_MAX = 28
 ALERT_WIDTH_MIN = 8
 
 Justify = Literal["left", "right"]
+Badge = tuple[int, str | None]
+"""A host's firing alerts: how many, and the worst severity."""
+NameKey = tuple[tuple[str | int, ...], str]
 Run = tuple[str, str]
 Spec = tuple[Run, ...]
 """A cell as `(text, style name)` runs; the empty style name is the plain foreground."""
@@ -61,7 +65,7 @@ MARK = "✓"
 _SEVERITY = {"waiting": 0, "ok": 1, "warn": 2, "crit": 3, "stale": 4, "down": 5}
 _LEVEL_STYLE: dict[Level, str] = {"ok": "", "warn": "warn", "crit": "crit"}
 CELL_PADDING = 2
-"""Columns DataTable adds around every cell (one space each side)."""
+"""Columns of padding the table puts around every cell (one space each side, as DataTable did)."""
 
 
 def _columns(host_width: int, trend: int, uptime: bool, alert: int) -> tuple[Column, ...]:
@@ -98,7 +102,9 @@ def fit_columns(available: int, host_width: int) -> tuple[tuple[Column, ...], in
     raise AssertionError("unreachable")  # pragma: no cover
 
 
-def row_cells(host: str, sample: HealthSample | None, *, marked: bool, trend: str) -> dict[str, Spec]:
+def row_cells(
+    host: str, sample: HealthSample | None, *, marked: bool, trend: str, badge: Badge | None = None
+) -> dict[str, Spec]:
     """Every cell of a host's row, for every column any layout has.
 
     Args:
@@ -106,7 +112,16 @@ def row_cells(host: str, sample: HealthSample | None, *, marked: bool, trend: st
         sample: Its latest sample, `None` while waiting for the first.
         marked: Whether the operator marked it.
         trend: The CPU sparkline to show after the percentage; empty when the layout has no room.
+        badge: The host's firing alerts (count, worst severity), shown in the alert column while it is up.
     """
+    cells = _row_cells(host, sample, marked=marked, trend=trend)
+    if badge is not None and sample is not None and sample.status == "up":
+        count, worst = badge
+        cells["alert"] = ((f"● {count}", "crit" if worst == "critical" else "warn"),)
+    return cells
+
+
+def _row_cells(host: str, sample: HealthSample | None, *, marked: bool, trend: str) -> dict[str, Spec]:
     mark: Spec = ((MARK, "mark"),) if marked else ((" ", ""),)
     if sample is None:
         return {
@@ -182,6 +197,41 @@ def sort_value(sample: HealthSample | None, key: SortKey) -> float | None:
     else:
         value = {"rx": sample.net_rx_bps, "tx": sample.net_tx_bps}.get(key, sample.uptime_s)
     return value
+
+
+def sort_hosts(
+    hosts: Iterable[str],
+    key: SortKey,
+    reverse: bool,
+    sample_of: Callable[[str], HealthSample | None],
+    name_key: Callable[[str], NameKey],
+) -> list[str]:
+    """`hosts` ordered by `key`, naturally unless `reverse`; hosts without the number come last, by name."""
+    if key == "host":
+        return sorted(hosts, key=name_key, reverse=reverse)
+    descending = (key not in ASCENDING_FIRST) != reverse
+    present: list[tuple[float, NameKey, str]] = []
+    missing: list[str] = []
+    for host in hosts:
+        value = sort_value(sample_of(host), key)
+        if value is None:
+            missing.append(host)
+        else:
+            present.append((-value if descending else value, name_key(host), host))
+    present.sort()
+    return [host for _, _, host in present] + sorted(missing, key=name_key)
+
+
+def header_labels(columns: Iterable[Column], key: SortKey, reverse: bool) -> dict[str, str]:
+    """Each column's header text, the sorted one with an arrow pointing the way its rows go."""
+    descending = (key not in ASCENDING_FIRST) != reverse
+    labels: dict[str, str] = {}
+    for column in columns:
+        label = column.label
+        if column.key == key:
+            label = f"{label}{'▼' if descending else '▲'}" if label else "▼▲"[not descending]
+        labels[column.key] = label
+    return labels
 
 
 def state_of(sample: HealthSample | None) -> str:

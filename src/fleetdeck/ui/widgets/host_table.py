@@ -1,45 +1,53 @@
-"""The fleet table: one keyed row per host, rewritten cell by cell as samples are drained.
+"""The fleet table: one row per host, painted line by line, repainting only the rows whose text changed.
 
-Every cell is first described as a small tuple of `(text, style name)` runs (see `host_cells`); it is
-rebuilt as Rich text and written with `update_cell` only when that tuple differs from what the row holds,
-and only for rows in view: a row scrolled out of sight is brought up to date when it scrolls back in. So
-a drain of a thousand changed hosts costs a thousand tuple comparisons and a screenful of cell writes
-(dolphie's keyed updates, plus writing only what is visible). Column widths are fixed and chosen for the
-table's width (narrow terminals get a shorter trend and lose the uptime column, which the detail pane
-still shows), so a drain never re-measures the table. A filter only decides which rows exist; every
-host's cells are kept, so a filtered-out host is current the moment it comes back. Cell colours come from
-component classes the stylesheet maps onto theme variables.
+Every cell is a small tuple of `(text, style name)` runs (see `host_cells`), cheap to build and to compare. The
+table is a line-API scroll view with a fixed header line and a row cursor (see `row_cursor`): it keeps one strip
+per row, keyed by the row's runs, the width and whether the cursor or the mouse is on it, builds a strip from
+segments only when that key changes (see `fleet_rows`), and on a drain refreshes only the screen lines of rows
+in view whose runs changed. (A `DataTable` re-rendered every visible cell through Rich whenever any cell
+changed.) A row out of view costs a tuple comparison per drain and is painted from its current runs when it
+scrolls in. Column widths are fixed and chosen for the table's width (narrow terminals get a shorter trend and
+lose the uptime column, which the detail pane still shows). A filter only decides which rows exist; every host's
+runs are kept current, so a filtered-out host is up to date the moment it comes back. Colours come from
+component classes the stylesheet maps onto theme variables; the header, cursor and hover look like DataTable's.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
-from rich.style import Style
 from rich.text import Text
 from textual import events
+from textual.binding import Binding
+from textual.geometry import Region
+from textual.message import Message
+from textual.strip import Strip
 from textual.theme import Theme
-from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey
 
 from fleetdeck.core.health import HealthSample
 from fleetdeck.core.nodeset import natural_key
+from fleetdeck.ui.widgets.fleet_rows import RowPainter
 from fleetdeck.ui.widgets.host_cells import (
-    ASCENDING_FIRST,
+    CELL_PADDING,
     HOST_WIDTH_MAX,
     SORT_CYCLE,
     TREND_WIDTH,
+    Badge,
     Column,
+    Justify,
+    NameKey,
     SortKey,
     Spec,
     fit_columns,
+    header_labels,
     row_cells,
-    sort_value,
+    sort_hosts,
 )
+from fleetdeck.ui.widgets.row_cursor import RowCursorView
 from fleetdeck.ui.widgets.sparkline_text import sparkline
 
 
-class FleetTable(DataTable[Text]):
+class FleetTable(RowCursorView):
     """Hosts and their latest numbers, sortable, filterable and markable.
 
     Args:
@@ -49,6 +57,9 @@ class FleetTable(DataTable[Text]):
     """
 
     COMPONENT_CLASSES = {
+        "fleet-table--header",
+        "fleet-table--cursor",
+        "fleet-table--hover",
         "fleet-table--ok",
         "fleet-table--warn",
         "fleet-table--crit",
@@ -59,75 +70,136 @@ class FleetTable(DataTable[Text]):
         "fleet-table--mark",
     }
 
+    DEFAULT_CSS = """
+    FleetTable {
+        background: $surface;
+        color: $foreground;
+        &:focus {
+            background-tint: $foreground 5%;
+            & > .fleet-table--header { background-tint: $foreground 5%; }
+            & > .fleet-table--cursor {
+                background: $block-cursor-background;
+                color: $block-cursor-foreground;
+                text-style: $block-cursor-text-style;
+            }
+        }
+        & > .fleet-table--header { text-style: bold; background: $panel; color: $foreground; }
+        /* DataTable's header in the ANSI theme: the terminal's own colours. */
+        &:ansi > .fleet-table--header { background: ansi_bright_blue; color: ansi_default; }
+        & > .fleet-table--cursor {
+            background: $block-cursor-blurred-background;
+            color: $block-cursor-blurred-foreground;
+            text-style: $block-cursor-blurred-text-style;
+        }
+        & > .fleet-table--hover { background: $block-hover-background; }
+    }
+    """
+
+    BINDINGS = [
+        Binding("up,k", "cursor(-1)", "Up", show=False, id="fleet-table.up"),
+        Binding("down,j", "cursor(1)", "Down", show=False, id="fleet-table.down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="fleet-table.page-up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="fleet-table.page-down"),
+        Binding("home,ctrl+home,g", "first", "First host", show=False, id="fleet-table.first"),
+        Binding("end,ctrl+end,G", "last", "Last host", show=False, id="fleet-table.last"),
+    ]
+
+    class HostHighlighted(Message):
+        """The row cursor is on another host (`None`: the table has no rows)."""
+
+        def __init__(self, table: FleetTable, host: str | None) -> None:
+            super().__init__()
+            self.table = table
+            self.host = host
+
+        @property
+        def control(self) -> FleetTable:
+            """The table."""
+            return self.table
+
     def __init__(self, hosts: Sequence[str], *, id: str | None = None, classes: str | None = None) -> None:
-        super().__init__(cursor_type="row", id=id, classes=classes)
+        super().__init__(id=id, classes=classes)
         self._hosts: list[str] = list(dict.fromkeys(hosts))
+        self._known: set[str] = set(self._hosts)
         self._samples: dict[str, HealthSample] = {}
         self._peaks: dict[str, Sequence[float | None]] = {}
         self._trends: dict[str, tuple[Sequence[float | None], str]] = {}
         self._specs: dict[str, dict[str, Spec]] = {}
-        self._written: dict[str, dict[str, Spec]] = {}
-        self._names: dict[str, tuple[tuple[str | int, ...], str]] = {}
-        self._styles: dict[str, Style] = {}
+        self._names: dict[str, NameKey] = {}
         self._columns: tuple[Column, ...] = ()
+        self._labels: dict[str, str] = {}
         self._trend = TREND_WIDTH
-        self._shown: list[str] = []
-        self._shown_set: set[str] = set()
         self._keep: Callable[[str], bool] | None = None
-        self._badges: dict[str, tuple[int, str | None]] = {}
+        self._badges: dict[str, Badge] = {}
+        self._shown: list[str] = []
+        self._rows: dict[str, int] = {}
+        self._announced: str | None = None
+        self._painter = RowPainter(self, "fleet-table")
         self.marked: set[str] = set()
         """Hosts the operator marked with `space`, kept while they are filtered out."""
         self.sort_key: SortKey = "host"
         """The column rows are ordered by."""
         self.sort_reverse = False
         """Whether the order is the opposite of the column's natural one."""
+        self._show(self._ordered(self._hosts))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        """Lay out for the app's width, create a waiting row per host, and follow theme changes."""
+        """Lay out for the app's width (the table's own is not known yet) and follow theme changes."""
         self.app.theme_changed_signal.subscribe(self, self._restyle)
         self._fit(self.app.size.width - 3)
+        self._resize()
+        self.cursor_moved()
 
     def on_resize(self, event: events.Resize) -> None:
-        """Pick the layout that fits the new width, and bring rows that came into view up to date."""
+        """Pick the layout that fits the new width."""
         self._fit(self.scrollable_content_region.width)
-        self._sync_visible()
+        self._resize()
 
-    def watch_scroll_y(self, old_value: float, new_value: float) -> None:
-        """Bring rows scrolled into view up to date."""
-        super().watch_scroll_y(old_value, new_value)
-        self._sync_visible()
+    def notify_style_update(self) -> None:
+        """CSS changed (theme, focus, `:nocolor`): resolved styles and painted rows are stale."""
+        super().notify_style_update()
+        self._painter.forget()
+
+    def on_focus(self) -> None:
+        """The cursor row and the background look different with and without focus."""
+        self._restyle()
+
+    def on_blur(self) -> None:
+        """See `on_focus`."""
+        self._restyle()
 
     # -- data -----------------------------------------------------------------------------------
 
     def update_hosts(self, updates: Iterable[tuple[HealthSample, Sequence[float | None]]]) -> None:
-        """Draw new samples, touching only cells whose text or style changed, then re-sort if needed.
-
-        Call inside `app.batch_update()` so the table repaints once.
+        """Take new samples, repainting only rows in view whose text or style changed, then re-sort if needed.
 
         Args:
             updates: Each host's latest sample (with the status to show) and its CPU trend peaks, oldest
                 first, one per `TREND_BUCKET_S`; pass the same sequence object while the peaks are unchanged
                 and the sparkline is not redrawn.
         """
-        moved = False
-        visible = set(self._visible())
+        moved = added = False
+        view = self._view()
         for sample, peaks in updates:
             host = sample.host
-            if host not in self._specs:
+            if host not in self._known:
                 self._hosts.append(host)
+                self._known.add(host)
                 if self._keep is None or self._keep(host):
-                    self._add_rows([host])
-                moved = True
+                    self._rows[host] = len(self._shown)
+                    self._shown.append(host)
+                    added = True
             self._samples[host] = sample
             self._peaks[host] = peaks
-            moved = self._write(host, visible) or moved
+            moved = self._write(host, view) or moved
+        if added:
+            self._resize()
         if moved:
             self._resort()
-        self._sync_visible()
 
-    def set_badges(self, badges: Mapping[str, tuple[int, str | None]]) -> None:
+    def set_badges(self, badges: Mapping[str, Badge]) -> None:
         """Show each up host's firing alerts (count, worst severity) in its alert column; absent hosts have none."""
         wanted = {host: badge for host, badge in badges.items() if badge[0] > 0}
         if wanted == self._badges:
@@ -135,12 +207,23 @@ class FleetTable(DataTable[Text]):
         changed = {host for host in wanted.keys() | self._badges.keys() if wanted.get(host) != self._badges.get(host)}
         self._badges = wanted
         for host in changed:
-            if host in self._specs:
+            if host in self._known:
                 self._write(host)
 
     def sample_for(self, host: str) -> HealthSample | None:
         """The sample currently shown for `host`, if one has arrived."""
         return self._samples.get(host)
+
+    def get_cell(self, host: str, column: str) -> Text:
+        """What `host`'s cell in `column` says, in its styles (without the cursor's), as Rich text.
+
+        Raises:
+            KeyError: For a host the table does not know.
+        """
+        if host not in self._known:
+            raise KeyError(f"no host {host!r} in the fleet table")
+        justify: Justify = next((c.justify for c in self._columns if c.key == column), "left")
+        return self._painter.text(self._cells_of(host).get(column, ()), justify)
 
     @property
     def shown_hosts(self) -> list[str]:
@@ -153,20 +236,61 @@ class FleetTable(DataTable[Text]):
         return list(self._hosts)
 
     @property
+    def columns(self) -> tuple[Column, ...]:
+        """The columns of the layout in use, left to right (each also has `CELL_PADDING` around it)."""
+        return self._columns
+
+    def header_label(self, column: str) -> str:
+        """The header text of `column`, with the sort arrow if rows are ordered by it."""
+        return self._labels.get(column, "")
+
+    # -- cursor ---------------------------------------------------------------------------------
+
+    @property
+    def row_count(self) -> int:
+        """Rows under the current filter."""
+        return len(self._shown)
+
+    @property
     def cursor_host(self) -> str | None:
         """The host under the row cursor."""
-        if self.row_count == 0:
-            return None
-        row_key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
-        return row_key.value
+        return self._shown[self._cursor] if self._shown else None
+
+    def get_row_index(self, host: str) -> int:
+        """The row index of `host`.
+
+        Raises:
+            KeyError: If `host` has no row (unknown, or hidden by the filter).
+        """
+        try:
+            return self._rows[host]
+        except KeyError:
+            raise KeyError(f"{host!r} has no row in the fleet table") from None
+
+    def cursor_moved(self) -> None:
+        """Tell the screen when the cursor is on another host."""
+        host = self.cursor_host
+        if host != self._announced:
+            self._announced = host
+            self.post_message(self.HostHighlighted(self, host))
 
     # -- filter, marks, sort --------------------------------------------------------------------
 
     def set_filter(self, keep: Callable[[str], bool] | None) -> None:
         """Show only hosts for which `keep` is true (`None`: every host), keeping the cursor's host."""
         self._keep = keep
-        shown = self._hosts if keep is None else [host for host in self._hosts if keep(host)]
-        self._rebuild_rows(shown)
+        host = self.cursor_host
+        self._show(self._ordered(self._hosts if keep is None else [name for name in self._hosts if keep(name)]))
+        self._hover = None
+        if host in self._rows:
+            self._cursor = self._rows[host]
+        else:
+            self._cursor = 0
+            self.scroll_to(y=0, animate=False, force=True)
+        self._resize()
+        self._scroll_to_cursor()
+        self.refresh()
+        self.cursor_moved()
 
     def toggle_mark(self, host: str) -> bool:
         """Mark or unmark `host`; returns whether it is marked now."""
@@ -183,7 +307,7 @@ class FleetTable(DataTable[Text]):
         changed = wanted ^ self.marked
         self.marked = wanted
         for host in changed:
-            if host in self._specs:
+            if host in self._known:
                 self._write(host)
 
     def sort_by(self, key: SortKey, *, reverse: bool = False) -> None:
@@ -191,7 +315,7 @@ class FleetTable(DataTable[Text]):
         self.sort_key = key
         self.sort_reverse = reverse
         self._label_columns()
-        self._resort(force=True)
+        self._resort()
 
     def cycle_sort(self) -> SortKey:
         """Step to the next sort column, in its natural direction."""
@@ -202,135 +326,75 @@ class FleetTable(DataTable[Text]):
         """Reverse the current order."""
         self.sort_by(self.sort_key, reverse=not self.sort_reverse)
 
-    def on_data_table_header_selected(self, event: DataTable.HeaderSelected) -> None:
-        """Sort by a clicked header; clicking the sorted column again reverses it."""
-        event.stop()
-        key = event.column_key.value
-        if key == self.sort_key:
+    def header_clicked(self, x: int) -> None:
+        """Sort by the clicked column; clicking the sorted column again reverses it."""
+        end = 0
+        for column in self._columns:
+            end += column.width + CELL_PADDING
+            if x < end:
+                break
+        else:
+            return
+        if column.key == self.sort_key:
             self.flip_sort()
-        elif key in SORT_CYCLE:
-            self.sort_by(key)
+            return
+        for key in SORT_CYCLE:  # the mark, status and alert columns do not sort
+            if key == column.key:
+                self.sort_by(key)
 
     # -- rows -----------------------------------------------------------------------------------
 
     def _fit(self, available: int) -> None:
-        """Rebuild columns and rows if `available` calls for another layout."""
+        """Take the layout `available` cells call for; a new one redraws every row's runs."""
         host_width = min(HOST_WIDTH_MAX, max([len(host) for host in self._hosts] + [4]))
         columns, trend = fit_columns(max(available, 0), host_width)
         if columns == self._columns:
             return
         self._columns, self._trend = columns, trend
-        cursor = self.cursor_host
-        self._shown, self._shown_set = [], set()  # before clear(): it scrolls home, which syncs rows in view
-        self.clear(columns=True)
-        for column in columns:
-            self.add_column(Text(column.label, justify=column.justify), key=column.key, width=column.width)
+        self._specs = {host: self._cells(host) for host in self._hosts}
         self._label_columns()
-        for host in self._hosts:
-            self._specs[host] = self._cells(host)
-        self._written.clear()
-        shown = self._hosts if self._keep is None else [host for host in self._hosts if self._keep(host)]
-        self._add_rows(self._ordered(shown))
-        self._move_to(cursor)
+        self.refresh()
 
-    def _rebuild_rows(self, hosts: Sequence[str]) -> None:
-        cursor = self.cursor_host
-        self._shown, self._shown_set = [], set()  # before clear(): it scrolls home, which syncs rows in view
-        self.clear()
-        self._add_rows(self._ordered(hosts))
-        self._move_to(cursor)
+    def _show(self, hosts: list[str]) -> None:
+        """Make `hosts` the rows, in this order."""
+        self._shown = hosts
+        self._rows = {host: index for index, host in enumerate(hosts)}
+        self._cursor = max(0, min(self._cursor, len(hosts) - 1))
 
-    def _add_rows(self, hosts: Iterable[str]) -> None:
-        """Append rows blank but for the host name (which sorting reads), then fill in the rows in view."""
-        blank = [Text() for _ in self._columns]
-        name_at = next(index for index, column in enumerate(self._columns) if column.key == "host")
-        for host in hosts:
-            if host not in self._specs:
-                self._specs[host] = self._cells(host)
-            blank[name_at] = Text(host)
-            self.add_row(*blank, key=host)
-            self._written.pop(host, None)
-            self._shown.append(host)
-            self._shown_set.add(host)
-        self._sync_visible()
-
-    def _write(self, host: str, visible: Collection[str] | None = None) -> bool:
-        """Recompute `host`'s cells (written at once if its row is in view); returns whether it may move.
+    def _write(self, host: str, view: range | None = None) -> bool:
+        """Recompute `host`'s runs, repainting its row if they changed and it is in view; returns whether it may move.
 
         Args:
-            host: The host whose sample, trend or mark changed.
-            visible: Hosts in view, when the caller already knows them.
+            host: The host whose sample, trend, badge or mark changed.
+            view: The rows in view, when the caller already knows them.
         """
         old = self._specs.get(host)
-        new = self._specs[host] = self._cells(host)
+        new = self._cells(host)
         if new == old:
+            return False  # the old dict stays: painted strips are keyed by its identity
+        self._specs[host] = new
+        row = self._rows.get(host)
+        if row is None:
             return False
-        shown = host in self._shown_set
-        if shown and host in (self._visible() if visible is None else visible):
-            self._sync(host)
-        return shown and (old is None or old[self.sort_key] != new[self.sort_key])
+        self._refresh_row(row, view)
+        return old is None or old[self.sort_key] != new[self.sort_key]
 
-    def _sync(self, host: str) -> None:
-        """Write the cells of `host`'s row that differ from what the row holds."""
-        wanted = self._specs[host]
-        held = self._written.get(host)
-        if held is wanted:
-            return
-        for column in self._columns:
-            spec = wanted[column.key]
-            if held is None or held.get(column.key) != spec:
-                self.update_cell(host, column.key, self._text(column, spec))
-        self._written[host] = wanted
-
-    def _visible(self) -> list[str]:
-        """Hosts whose rows are in view (row height is always one line)."""
-        first = max(0, int(self.scroll_y))
-        rows = max(0, self.scrollable_content_region.height - self.header_height)
-        return self._shown[first : first + rows + 1]
-
-    def _sync_visible(self) -> None:
-        for host in self._visible():
-            self._sync(host)
-
-    def _text(self, column: Column, spec: Spec) -> Text:
-        if len(spec) == 1:
-            text, style = spec[0]
-            return Text(text, style=self._style(style), justify=column.justify)
-        return Text.assemble(*((text, self._style(style)) for text, style in spec), justify=column.justify)
-
-    def _move_to(self, host: str | None) -> None:
-        if host is not None and host in self._shown_set:
-            self.move_cursor(row=self.get_row_index(host), animate=False)
-
-    def _resort(self, *, force: bool = False) -> None:
+    def _resort(self) -> None:
         """Put rows in sort order if they are not, keeping the cursor on its host."""
         ordered = self._ordered(self._shown)
-        if ordered == self._shown and not force:
-            return  # Sorting repaints the whole table; most drains leave the order as it was.
-        cursor = self.cursor_host
-        self._shown = ordered
-        position = {host: index for index, host in enumerate(ordered)}
-        self.sort("host", key=lambda cell: position[cell.plain])
-        self._move_to(cursor)
-        self._sync_visible()
+        if ordered == self._shown:
+            return  # most drains leave the order as it was
+        host = self.cursor_host
+        self._show(ordered)
+        if host is not None:
+            self._cursor = self._rows[host]
+        self._scroll_to_cursor()
+        self.refresh()
 
     def _ordered(self, hosts: Sequence[str]) -> list[str]:
-        """`hosts` in the current sort order; hosts without the number always come last, by name."""
-        if self.sort_key == "host":
-            return sorted(hosts, key=self._name_key, reverse=self.sort_reverse)
-        descending = (self.sort_key not in ASCENDING_FIRST) != self.sort_reverse
-        present: list[tuple[float, tuple[tuple[str | int, ...], str], str]] = []
-        missing: list[str] = []
-        for host in hosts:
-            value = sort_value(self._samples.get(host), self.sort_key)
-            if value is None:
-                missing.append(host)
-            else:
-                present.append((-value if descending else value, self._name_key(host), host))
-        present.sort()
-        return [host for _, _, host in present] + sorted(missing, key=self._name_key)
+        return sort_hosts(hosts, self.sort_key, self.sort_reverse, self._samples.get, self._name_key)
 
-    def _name_key(self, host: str) -> tuple[tuple[str | int, ...], str]:
+    def _name_key(self, host: str) -> NameKey:
         key = self._names.get(host)
         if key is None:
             key = self._names[host] = natural_key(host)
@@ -338,27 +402,21 @@ class FleetTable(DataTable[Text]):
 
     def _label_columns(self) -> None:
         """Put the sort arrow on the sorted column's header."""
-        descending = (self.sort_key not in ASCENDING_FIRST) != self.sort_reverse
-        for column in self._columns:
-            label = column.label
-            if column.key == self.sort_key:
-                label = f"{label}{'▼' if descending else '▲'}" if label else "▼▲"[not descending]
-            key = ColumnKey(column.key)
-            if key in self.columns:
-                self.columns[key].label = Text(label, justify=column.justify)
-        self.refresh()
+        self._labels = header_labels(self._columns, self.sort_key, self.sort_reverse)
+        self.refresh(Region(0, 0, self.size.width, 1))
 
     # -- cells ----------------------------------------------------------------------------------
 
+    def _cells_of(self, host: str) -> dict[str, Spec]:
+        cells = self._specs.get(host)
+        if cells is None:
+            cells = self._specs[host] = self._cells(host)
+        return cells
+
     def _cells(self, host: str) -> dict[str, Spec]:
         trend = self._trend_text(host) if self._trend else ""
-        sample = self._samples.get(host)
-        cells = row_cells(host, sample, marked=host in self.marked, trend=trend)
-        badge = self._badges.get(host)
-        if badge is not None and sample is not None and sample.status == "up":
-            count, worst = badge
-            cells["alert"] = ((f"● {count}", "crit" if worst == "critical" else "warn"),)
-        return cells
+        marked = host in self.marked
+        return row_cells(host, self._samples.get(host), marked=marked, trend=trend, badge=self._badges.get(host))
 
     def _trend_text(self, host: str) -> str:
         """The host's sparkline, redrawn only when its peaks (compared by identity) or the width changed."""
@@ -370,16 +428,21 @@ class FleetTable(DataTable[Text]):
         self._trends[host] = (peaks, text)
         return text
 
-    def _style(self, name: str) -> Style:
-        style = self._styles.get(name)
-        if style is None:
-            style = Style() if not name else self.get_component_rich_style(f"fleet-table--{name}", partial=True)
-            self._styles[name] = style
-        return style
+    # -- painting -------------------------------------------------------------------------------
 
-    def _restyle(self, _theme: Theme) -> None:
-        """Redraw in the new theme's colours; cells hold resolved styles, so every row is out of date."""
-        self._styles.clear()
-        self._written.clear()
-        with self.app.batch_update():
-            self._sync_visible()
+    def render_line(self, y: int) -> Strip:
+        """The header on the first line, then the rows from the scroll offset, each from its cached strip."""
+        width = self.size.width  # into the scrollbar gutter too, as DataTable did, while no scrollbar covers it
+        if y == 0:
+            return self._painter.header(self._columns, self._labels, width)
+        row = self.scroll_offset.y + y - 1
+        if row >= len(self._shown):
+            return self._painter.blank(width)
+        host = self._shown[row]
+        cursor, hover = row == self._cursor, row == self._hover
+        return self._painter.row(host, self._columns, self._cells_of(host), width, cursor=cursor, hover=hover)
+
+    def _restyle(self, _theme: Theme | None = None) -> None:
+        """Repaint everything in the current styles (a new theme, or focus gained or lost)."""
+        self._painter.forget()
+        self.refresh()
