@@ -218,7 +218,6 @@ class FleetdeckApp(App[None]):
             )
         self.push_screen(DashboardScreen(self._ctx))
         self._check_size(self.size.width, self.size.height)
-        self._gc_pacer.start()
         self.set_interval(1.0, self._gc_pacer.tick, name="gc-pacer")
 
     async def on_event(self, event: events.Event) -> None:

@@ -17,9 +17,6 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
-YOUNG_THRESHOLD = 10_000
-"""Allocations between young collections (CPython's default is 700). A frame's garbage is then usually dead by the
-time a young collection looks at it, so less of it is promoted towards the full passes."""
 FREEZE_EVERY_S = 20.0
 """Seconds between moving the survivors of young collections out of the full passes."""
 FULL_EVERY_S = 300.0
@@ -57,15 +54,8 @@ class GcPacer:
         now = clock()
         self._frozen_at = float("-inf")
         self._full_at = now
-        self._thresholds: tuple[int, ...] | None = None
         self.last_input = now
         """When the operator last pressed a key or clicked (the app sets it)."""
-
-    def start(self) -> None:
-        """Raise the young generation's threshold (kept until :meth:`release`)."""
-        if self._thresholds is None:
-            self._thresholds = gc.get_threshold()
-            gc.set_threshold(YOUNG_THRESHOLD, *self._thresholds[1:])
 
     def tick(self) -> Action | None:
         """Freeze or collect if it is time; returns what was done."""
@@ -87,8 +77,5 @@ class GcPacer:
         return None
 
     def release(self) -> None:
-        """Give every frozen object back to the collector and restore the thresholds (on exit, or for tests)."""
+        """Give every frozen object back to the collector (on exit, or for tests)."""
         gc.unfreeze()
-        if self._thresholds is not None:
-            gc.set_threshold(*self._thresholds)
-            self._thresholds = None
