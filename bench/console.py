@@ -25,6 +25,10 @@ the console never blocks on a full pty; keys are written to the pty as a termina
   console's CPU from Enter to the summary's ``done``, its RSS (sampled every 0.25 s, and VmHWM), the summary
   line, and the host's status and bytes in the run store (``fleetdeck history`` afterwards).
 
+The fleet's 500 sshds and their probe shells share this machine's cores with the console, as remote hosts never
+would; ``--fleet-nice 19`` gives them only what the console leaves, to tell the console's own latency from the
+wait for a CPU (report both).
+
 Raw records: ``bench/results/console-*.jsonl``. ``--profile`` adds one idle run and one flood under py-spy
 (``bench/.venv``), not counted, and prints where the console's CPU goes. Needs ``pyte``: ``bench/setup.sh``
 installs it into ``bench/.venv`` (run automatically as root when missing, unless ``--no-setup``).
@@ -983,7 +987,8 @@ def render(idle: Sequence[IdleRecord], floods: Sequence[FloodRecord], args: argp
     width = max(len(r[0]) for r in rows)
     lines = [
         f"console: idle {args.hosts} hosts, flood {args.flood_hosts} hosts + {args.flood_mb:g} MB on one host; "
-        f"{COLS}x{ROWS} {TERM}; health interval {args.interval:g}s; idle window {args.window:g}s",
+        f"{COLS}x{ROWS} {TERM}; health interval {args.interval:g}s; idle window {args.window:g}s"
+        + (f"; fleet at nice {args.fleet_nice}" if args.fleet_nice else ""),
         f"{'metric':<{width}}  {'value':>8}  {'target':>7}  verdict",
         "-" * (width + 30),
     ]
@@ -1083,6 +1088,14 @@ def main(argv: list[str] | None = None) -> int:
         metavar="S",
         help="health interval in seconds, via console.toml (default: the console's own, 2 s)",
     )
+    parser.add_argument(
+        "--fleet-nice",
+        type=int,
+        default=0,
+        metavar="N",
+        help="run the fleet's sshds (and so their shells) at this nice level: remote hosts take no CPU from the "
+        "console, the loopback fleet shares its cores (default 0, same priority)",
+    )
     parser.add_argument("--window", type=float, default=60.0, help="idle CPU window per run, seconds (default 60)")
     parser.add_argument("--runs", type=int, default=3, help="idle runs, each a fresh console (default 3)")
     parser.add_argument("--flood-runs", type=int, default=1, help="flood consoles (default 1)")
@@ -1126,7 +1139,10 @@ def main(argv: list[str] | None = None) -> int:
     profile_lines: list[str] = []
     try:
         fleet.start()
-        print(f"fleet: {len(fleet.hosts)} hosts, {fleet.n_shards} sshd shards", flush=True)
+        for pid in fleet.pids if args.fleet_nice else ():
+            os.setpriority(os.PRIO_PROCESS, pid, args.fleet_nice)  # their sessions and shells inherit it
+        nice = f", nice {args.fleet_nice}" if args.fleet_nice else ""
+        print(f"fleet: {len(fleet.hosts)} hosts, {fleet.n_shards} sshd shards{nice}", flush=True)
         every = chosen_interval
         idle_cfg = None if args.skip_idle else write_config(fleet, workdir / "config-idle", args.hosts, every)
         flood_cfg = None if args.skip_flood else write_config(fleet, workdir / "config-flood", args.flood_hosts, every)
