@@ -4,10 +4,11 @@ Textual's rendering leaves reference cycles behind on every frame (a `Strip` kee
 so the collector runs often, and each full (generation 2) pass walks every long-lived object. With 500 hosts
 connected that is about 240,000 objects and 200-350 ms per pass on a busy two-core machine: during an output
 flood a full pass came every 1-2 s, and each one was a key that did not answer. So the long-lived objects are
-moved out of the collector's sight (`gc.freeze`, which costs nothing) every `FREEZE_EVERY_S`, and a full pass
-then walks only what was allocated since. Frozen objects are never collected, so cycles that were frozen would
-stay; every `FULL_EVERY_S`, once no key has been pressed for `IDLE_S`, everything is unfrozen, collected once
-and frozen again. No Textual here: the app feeds it the time of the last input.
+moved out of the collector's sight (`gc.freeze`, after a pass over the unfrozen objects only) every
+`FREEZE_EVERY_S`, and a full pass then walks only what was allocated since. Frozen objects are never collected,
+so a cycle among them that becomes garbage later (a closed connection's objects) would stay; every
+`FULL_EVERY_S`, once no key has been pressed for `IDLE_S`, everything is unfrozen, collected once and frozen
+again. No Textual here: the app feeds it the time of the last input.
 """
 
 from __future__ import annotations
@@ -69,8 +70,9 @@ class GcPacer:
             self._full_at = self._frozen_at = now
             return "full"
         if now - self._frozen_at >= self._freeze_every:
-            # Young garbage is dropped first, so only cycles that already reached the oldest generation are kept.
-            gc.collect(1)
+            # Garbage is dropped first so that it is not kept for ever; frozen objects are not walked, so this
+            # pass covers only what was allocated since the last freeze: milliseconds, not a full pass's tenths.
+            gc.collect()
             gc.freeze()
             self._frozen_at = now
             return "freeze"
