@@ -32,8 +32,8 @@ class RowCursorView(ScrollView, can_focus=True, inherit_bindings=False):
 
     @property
     def row_count(self) -> int:
-        """How many rows there are."""
-        raise NotImplementedError
+        """How many rows there are: none here; a subclass counts its own."""
+        return 0
 
     @property
     def cursor_row(self) -> int:
