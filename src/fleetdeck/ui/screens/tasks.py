@@ -34,6 +34,7 @@ from fleetdeck.ui.screens.run import open_run
 from fleetdeck.ui.widgets.command_box import CommandBox
 from fleetdeck.ui.widgets.confirm import TypeToConfirmModal
 from fleetdeck.ui.widgets.param_form import ParamForm
+from fleetdeck.ui.widgets.steady_input import SteadyInput
 from fleetdeck.ui.widgets.target_matches import TargetMatches
 
 PREVIEW_GROUPS = 20
@@ -195,7 +196,7 @@ class TasksScreen(Screen[None]):
             with VerticalScroll(id="task-detail"):
                 yield Static("", id="task-heading")
                 yield Label("targets", classes="field-label")
-                yield Input(placeholder="selector: all, @web, web[01-04], @last.failed", id="task-targets")
+                yield SteadyInput(placeholder="selector: all, @web, web[01-04], @last.failed", id="task-targets")
                 yield TargetMatches(self.engine, health=self._health, id="task-matches")
                 yield Vertical(id="task-form-slot")
                 yield Static("", id="task-preview", markup=False)

@@ -18,6 +18,7 @@ from textual.widgets import Button, Input, Label, Static
 from fleetdeck.core.errors import FleetdeckError
 from fleetdeck.core.health import HealthSample
 from fleetdeck.core.runner.service import Engine, Prepared
+from fleetdeck.ui.widgets.steady_input import SteadyInput
 from fleetdeck.ui.widgets.target_matches import TargetMatches
 
 
@@ -63,12 +64,14 @@ class CommandBox(ModalScreen[Prepared | None]):
         with Vertical():
             yield Static("Run a command", classes="box-title")
             yield Label("command (run by the host's shell)")
-            yield Input(placeholder="e.g. uptime", id="command-text")
+            yield SteadyInput(placeholder="e.g. uptime", id="command-text")
             yield Label("targets")
-            yield Input(value=self._selector, placeholder="all, @web, web[01-04], @last.failed", id="command-targets")
+            yield SteadyInput(
+                value=self._selector, placeholder="all, @web, web[01-04], @last.failed", id="command-targets"
+            )
             yield TargetMatches(self._engine, health=self._health, id="command-matches")
             yield Label("timeout in seconds (empty: none)")
-            yield Input(placeholder="none", id="command-timeout", restrict=r"[0-9.]*")
+            yield SteadyInput(placeholder="none", id="command-timeout", restrict=r"[0-9.]*")
             yield Static("", id="command-error", markup=False)
             with Horizontal(classes="box-buttons"):
                 yield Button("Cancel", id="command-cancel")
@@ -83,7 +86,9 @@ class CommandBox(ModalScreen[Prepared | None]):
         """Targets: show what they match as they are typed."""
         if event.input.id == "command-targets":
             self.query_one(TargetMatches).show(event.value)
-        self.query_one("#command-error", Static).update("")
+        error = self.query_one("#command-error", Static)
+        if error.content:  # clearing an empty line would still lay out the box on every key
+            error.update("")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter in any box runs."""

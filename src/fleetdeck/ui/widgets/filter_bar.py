@@ -24,6 +24,7 @@ from textual.widgets import Input, Static
 
 from fleetdeck.core.inventory import Inventory
 from fleetdeck.core.selector import SelectorError
+from fleetdeck.ui.widgets.steady_input import SteadyInput
 
 FilterKind = Literal["text", "regex", "selector"]
 
@@ -125,7 +126,7 @@ class FilterBar(Vertical):
         """A `/` prompt, the input, and the message line."""
         with Horizontal(id="filter-line"):
             yield Static("/", id="filter-prompt")
-            yield Input(placeholder=PLACEHOLDER, id="filter-input", select_on_focus=False)
+            yield SteadyInput(placeholder=PLACEHOLDER, id="filter-input", select_on_focus=False)
         yield Static(id="filter-message")
 
     @property

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.widgets import Input, Static
 
 from fleetdeck.ui.run_bridge import DEFAULT_MAX_LINES
+from fleetdeck.ui.widgets.steady_input import SteadyInput
 from fleetdeck.ui.widgets.tail_log import TailLog, compile_search
 
 __all__ = ["HostTail", "TailLog", "compile_search"]
@@ -57,7 +58,9 @@ class HostTail(Vertical):
         """The log, the paused notice and the (hidden) search bar."""
         yield TailLog(max_lines=self._max_lines)
         yield Static("", classes="tail-paused")
-        yield Input(placeholder="search (regex; Enter jumps, n/N next/previous, Esc clears)", classes="tail-search")
+        yield SteadyInput(
+            placeholder="search (regex; Enter jumps, n/N next/previous, Esc clears)", classes="tail-search"
+        )
 
     @property
     def log_view(self) -> TailLog:
