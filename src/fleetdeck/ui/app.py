@@ -34,6 +34,7 @@ from fleetdeck.ui.screens.history import HistoryScreen
 from fleetdeck.ui.screens.run import RunScreen, open_run
 from fleetdeck.ui.screens.tasks import TasksScreen
 from fleetdeck.ui.screens.too_small import TooSmallScreen, too_small
+from fleetdeck.ui.strip_cycles import install as install_strip_patch
 from fleetdeck.ui.themes import DEFAULT_THEME, load_themes, variable_defaults
 from fleetdeck.ui.widgets.command_box import CommandBox
 
@@ -72,6 +73,7 @@ class FleetdeckApp(App[None]):
         user_themes_dir: Path | None = None,
         state_dir: Path | None = None,
     ) -> None:
+        install_strip_patch()
         super().__init__()
         self._ctx = context
         self._collector: Worker[None] | None = None
@@ -218,6 +220,7 @@ class FleetdeckApp(App[None]):
             )
         self.push_screen(DashboardScreen(self._ctx))
         self._check_size(self.size.width, self.size.height)
+        self._gc_pacer.engage()
         self.set_interval(1.0, self._gc_pacer.tick, name="gc-pacer")
 
     async def on_event(self, event: events.Event) -> None:

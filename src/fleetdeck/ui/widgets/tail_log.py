@@ -20,7 +20,6 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.cache import LRUCache
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
@@ -30,6 +29,40 @@ from textual.strip import Strip
 
 from fleetdeck.ui.host_run import LineKind, TailLine
 from fleetdeck.ui.run_bridge import DEFAULT_MAX_LINES
+
+STRIP_CACHE_SIZE = 256
+"""Styled lines kept: a few screens' worth."""
+
+
+class _StripCache:
+    """Styled lines by key, the oldest dropped first when full.
+
+    Not Textual's `LRUCache`: its entries are linked in a ring, and `clear()` (here on every search keystroke
+    and every content reset) turns the whole ring, with each line's strip, into cyclic garbage that only a
+    full collection reclaims. A plain dict frees its values as soon as it is cleared.
+    """
+
+    __slots__ = ("_lines", "_size")
+
+    def __init__(self, size: int) -> None:
+        self._lines: dict[tuple[int, int], Strip] = {}
+        self._size = size
+
+    def get(self, key: tuple[int, int]) -> Strip | None:
+        return self._lines.get(key)
+
+    def __setitem__(self, key: tuple[int, int], strip: Strip) -> None:
+        lines = self._lines
+        if len(lines) >= self._size and key not in lines:
+            del lines[next(iter(lines))]
+        lines[key] = strip
+
+    def __len__(self) -> int:
+        return len(self._lines)
+
+    def clear(self) -> None:
+        self._lines.clear()
+
 
 _KIND_CLASSES: dict[LineKind, str] = {
     "out": "",
@@ -138,7 +171,7 @@ class TailLog(ScrollView, can_focus=True):
         self._rows: list[tuple[int, int]] = []  # wrap mode: (line index, part) per row
         self._pattern: re.Pattern[str] | None = None
         self._current: int | None = None  # line index of the current match
-        self._cache: LRUCache[tuple[int, int], Strip] = LRUCache(256)
+        self._cache = _StripCache(STRIP_CACHE_SIZE)
         self._styles: dict[str, Style] = {}
         self._programmatic = False
         self.set_reactive(TailLog.following, follow)
