@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fleetdeck.ui.gc_pacer import FORCE_AFTER, GcPacer
+from fleetdeck.ui.gc_pacer import FORCE_AFTER, OLDEST_THRESHOLD, GcPacer
 
 
 class Clock:
@@ -99,3 +99,13 @@ def _frozen_and_tracked() -> list[object]:
     finally:
         if count:
             gc.freeze()
+
+
+def test_engage_makes_automatic_full_passes_rare_until_release(clock: Clock) -> None:
+    before = gc.get_threshold()
+    pacer = GcPacer(clock=clock)
+    pacer.engage()
+    pacer.engage()  # twice is once: release still restores the original
+    assert gc.get_threshold() == (before[0], before[1], OLDEST_THRESHOLD)
+    pacer.release()
+    assert gc.get_threshold() == before
