@@ -90,17 +90,6 @@ def _frozen_and_tracked() -> list[object]:
             gc.freeze()
 
 
-def _frozen_and_tracked() -> list[object]:
-    """Every object the collector knows, frozen ones included (unfreezing is the only way to list those)."""
-    count = gc.get_freeze_count()
-    gc.unfreeze()
-    try:
-        return gc.get_objects()
-    finally:
-        if count:
-            gc.freeze()
-
-
 def test_engage_makes_automatic_full_passes_rare_until_release(clock: Clock) -> None:
     before = gc.get_threshold()
     pacer = GcPacer(clock=clock)
