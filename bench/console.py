@@ -3,8 +3,9 @@
 One OpenSSH fleet (``tests/fleet.py``: loopback addresses, one sshd shard per 16 hosts) serves every run. Each run
 starts the console (``fleetdeck --config DIR``, no subcommand) as a child on a pty of 120x36 with
 TERM=xterm-256color, its own config dir (``--config``) and state dir (``FLEETDECK_STATE``). This harness plays the
-terminal: a thread reads everything the console writes, feeds it to a ``pyte`` screen and keeps nothing else, so
-the console never blocks on a full pty; keys are written to the pty as a terminal would send them.
+terminal: one thread reads everything the console writes as soon as it is written, so the console never blocks on a
+full pty, and another feeds it to a ``pyte`` screen, timing each effect from the read that brought it; keys are
+written to the pty as a terminal would send them.
 
 - idle: ``--hosts`` hosts watched at the console's health interval (its default, 2 s: ``HEALTH_INTERVAL_S``, or
   ``--interval``, written to the config dir's ``console.toml`` as ``health_interval``). Once the dashboard shows
@@ -39,6 +40,7 @@ installs it into ``bench/.venv`` (run automatically as root when missing, unless
 from __future__ import annotations
 
 import argparse
+import collections
 import contextlib
 import fcntl
 import importlib
@@ -200,8 +202,12 @@ class Terminal:
     """A child process on a pty, its output read continuously into a ``pyte`` screen.
 
     ``press`` writes keys and waits until a predicate over the screen holds; the time returned is from the write
-    to the pty read after which it first held. Predicates run in the reader thread under the lock, after every
-    read, so they must be cheap (look at a few rows).
+    to the pty read after which it first held. One thread only reads the pty, stamping each chunk with the time
+    it was read; another feeds the chunks to ``pyte`` and runs the predicates under the lock, after every chunk,
+    so they must be cheap (look at a few rows). Emulating in Python is far slower than a real terminal: when
+    the reading waited for it, the pty filled up during bursts and the console's own writes blocked, so the
+    emulator's lag was measured as the console's. Now the pty is drained as fast as a terminal would, and a
+    chunk's effect is still timed from when it was read.
     """
 
     def __init__(self, argv: Sequence[str], env: dict[str, str], cwd: Path, cols: int = COLS, rows: int = ROWS):
@@ -229,14 +235,19 @@ class Terminal:
         self.watches: dict[str, tuple[Pred, float | None]] = {}
         self._waiter: list[Any] | None = None
         self.tracker: KeyTrack | None = None
+        self._inbox: collections.deque[tuple[float, bytes] | None] = collections.deque()
+        self._inbox_ready = threading.Condition()
+        self._reader = threading.Thread(target=self._read, daemon=True)
         self._thread = threading.Thread(target=self._pump, daemon=True)
+        self._reader.start()
         self._thread.start()
 
     @property
     def pid(self) -> int:
         return self.proc.pid
 
-    def _pump(self) -> None:
+    def _read(self) -> None:
+        """Drain the pty as it fills, each chunk with the time it was read; None marks the end."""
         while True:
             try:
                 data = os.read(self.master, 1 << 16)
@@ -245,6 +256,22 @@ class Terminal:
             if not data:
                 break
             now = time.perf_counter()
+            with self._inbox_ready:
+                self._inbox.append((now, data))
+                self._inbox_ready.notify()
+        with self._inbox_ready:
+            self._inbox.append(None)
+            self._inbox_ready.notify()
+
+    def _pump(self) -> None:
+        """Emulate the chunks in order and check what waits on the screen, as of each chunk's read."""
+        while True:
+            with self._inbox_ready:
+                self._inbox_ready.wait_for(lambda: bool(self._inbox))
+                item = self._inbox.popleft()
+            if item is None:
+                break
+            now, data = item
             with self.cond:
                 self.bytes_read += len(data)
                 self.raw_tail += data
@@ -338,6 +365,7 @@ class Terminal:
                 self.proc.wait()
         with contextlib.suppress(ProcessLookupError):
             os.killpg(self.proc.pid, signal.SIGKILL)
+        self._reader.join(5)
         self._thread.join(5)
         with contextlib.suppress(OSError):
             os.close(self.master)
