@@ -20,14 +20,13 @@ from rich.segment import Segment
 from rich.style import Style
 from textual import events
 from textual.binding import Binding
-from textual.geometry import Size
 from textual.message import Message
-from textual.scroll_view import ScrollView
 from textual.strip import Strip
 
 from fleetdeck.core.nodeset import natural_key
 from fleetdeck.core.runner.events import HostState
 from fleetdeck.ui.run_bridge import HostRun, RunView
+from fleetdeck.ui.widgets.row_cursor import RowCursorView
 
 MISSING = "—"
 
@@ -149,8 +148,10 @@ def host_cells(host: HostRun, now: float) -> dict[str, Cell]:
     }
 
 
-class RunHostTable(ScrollView, can_focus=True):
+class RunHostTable(RowCursorView):
     """Every host of one run with its live status, a row cursor, and a fixed header.
+
+    The cursor, scrolling and mouse come from `RowCursorView`; this class keeps the rows' texts and paints them.
 
     Args:
         clock: Epoch-seconds clock for durations of hosts in flight; injected so snapshots are stable.
@@ -172,7 +173,7 @@ class RunHostTable(ScrollView, can_focus=True):
     }
 
     DEFAULT_CSS = """
-    RunHostTable { background: $surface; overflow-x: hidden; }
+    RunHostTable { background: $surface; }
     RunHostTable > .run-hosts--header { text-style: bold; color: $text; background: $panel; }
     RunHostTable > .run-hosts--cursor {
         background: $block-cursor-background;
@@ -234,12 +235,12 @@ class RunHostTable(ScrollView, can_focus=True):
     ) -> None:
         super().__init__(id=id, classes=classes)
         self._clock = clock
-        self._view: RunView | None = None
+        self._run: RunView | None = None
         self._order: list[str] = []
         self._rows: dict[str, int] = {}
         self._cells: dict[str, dict[str, Cell]] = {}
         self._ranks: dict[str, int] = {}
-        self._cursor = 0
+        self._announced: str | None = None
         self._host_width = 4
         self._strips: dict[tuple[str, bool], Strip] = {}
         self._styles: dict[str, Style] = {}
@@ -249,12 +250,17 @@ class RunHostTable(ScrollView, can_focus=True):
     @property
     def run_id(self) -> str | None:
         """The run shown."""
-        return None if self._view is None else self._view.run_id
+        return None if self._run is None else self._run.run_id
 
     @property
     def order(self) -> list[str]:
         """Host names in row order."""
         return list(self._order)
+
+    @property
+    def row_count(self) -> int:
+        """One row per host of the run."""
+        return len(self._order)
 
     @property
     def cursor_host(self) -> str | None:
@@ -268,7 +274,7 @@ class RunHostTable(ScrollView, can_focus=True):
     def show_run(self, view: RunView, *, select: str | None = None) -> None:
         """Rebuild for `view` (another run was chosen); the cursor goes to `select` or the top row."""
         now = self._clock()
-        self._view = view
+        self._run = view
         self._cells = {name: host_cells(host, now) for name, host in view.hosts.items()}
         self._ranks = {name: _RANK[host.status] for name, host in view.hosts.items()}
         self._host_width = min(24, max([len(name) for name in view.hosts] + [4]))
@@ -276,11 +282,12 @@ class RunHostTable(ScrollView, can_focus=True):
         self._sort()
         self._cursor = self._rows.get(select or "", 0)
         self._resize()
-        self._announce()
+        self._announced = None
+        self.cursor_moved()
 
     def update_hosts(self, names: Iterable[str]) -> None:
         """Redraw the rows of `names` whose text changed; re-sort when a host changed status group."""
-        view = self._view
+        view = self._run
         if view is None:
             return
         now = self._clock()
@@ -301,7 +308,7 @@ class RunHostTable(ScrollView, can_focus=True):
 
     def tick_durations(self) -> None:
         """Advance the clock of hosts in flight (a row is repainted only when its text changes)."""
-        view = self._view
+        view = self._run
         if view is None:
             return
         now = self._clock()
@@ -325,7 +332,7 @@ class RunHostTable(ScrollView, can_focus=True):
             self._move(self._rows[host])
 
     def _sort(self) -> None:
-        view = self._view
+        view = self._run
         hosts = view.hosts if view is not None else {}
         self._order = sorted(hosts, key=lambda name: sort_key(hosts[name]))
         self._rows = {name: index for index, name in enumerate(self._order)}
@@ -340,47 +347,14 @@ class RunHostTable(ScrollView, can_focus=True):
         if row is not None:
             self._refresh_row(row)
 
-    def _resize(self) -> None:
-        self.virtual_size = Size(self.scrollable_content_region.width, len(self._order) + 1)
-
     # -- cursor ----------------------------------------------------------------------------------------------
 
-    def _move(self, row: int) -> None:
-        if not self._order:
-            return
-        row = max(0, min(row, len(self._order) - 1))
-        if row == self._cursor:
-            return
-        old, self._cursor = self._cursor, row
-        self._refresh_row(old)
-        self._refresh_row(row)
-        visible = max(1, self.scrollable_content_region.height - 1)
-        if row < self.scroll_y:
-            self.scroll_to(y=row, animate=False, immediate=True, force=True)
-        elif row >= self.scroll_y + visible:
-            self.scroll_to(y=row - visible + 1, animate=False, immediate=True, force=True)
-        self._announce()
-
-    def _announce(self) -> None:
+    def cursor_moved(self) -> None:
+        """Say which host the cursor is on, once per host it lands on."""
         host = self.cursor_host
-        if host is not None:
+        if host is not None and host != self._announced:
+            self._announced = host
             self.post_message(self.Highlighted(self, host))
-
-    def action_cursor(self, step: int) -> None:
-        """Move the cursor by `step` rows."""
-        self._move(self._cursor + step)
-
-    def action_page(self, direction: int) -> None:
-        """Move the cursor by a screenful."""
-        self._move(self._cursor + direction * max(1, self.scrollable_content_region.height - 2))
-
-    def action_first(self) -> None:
-        """Cursor to the top row."""
-        self._move(0)
-
-    def action_last(self) -> None:
-        """Cursor to the bottom row."""
-        self._move(len(self._order) - 1)
 
     def action_choose(self) -> None:
         """Show the output of the host under the cursor."""
@@ -389,15 +363,16 @@ class RunHostTable(ScrollView, can_focus=True):
             self.post_message(self.Chosen(self, host))
 
     def on_click(self, event: events.Click) -> None:
-        """A click picks a row (the header does nothing)."""
+        """A click picks a row (the header does nothing); a double click also shows its output."""
+        super().on_click(event)
         offset = event.get_content_offset(self)
-        if offset is None or offset.y < 1:
-            return
-        row = int(self.scroll_y) + offset.y - 1
-        if row < len(self._order):
-            self._move(row)
-            if event.chain > 1:
-                self.action_choose()
+        if (
+            event.chain > 1
+            and offset is not None
+            and offset.y > 0
+            and self.scroll_offset.y + offset.y - 1 < self.row_count
+        ):
+            self.action_choose()
 
     def on_focus(self) -> None:
         """The cursor row looks different with and without focus."""
@@ -422,10 +397,6 @@ class RunHostTable(ScrollView, can_focus=True):
         """The last-line column takes the new width."""
         self._strips.clear()
         self._resize()
-
-    def _refresh_row(self, row: int) -> None:
-        """Repaint one row; row `r` is virtual line `r + 1`, below the header."""
-        self.refresh_lines(row + 1, 1)
 
     def render_line(self, y: int) -> Strip:
         """The header on the first screen row, then the rows from the scroll offset."""
