@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import psutil
@@ -12,6 +15,7 @@ import pytest
 from fleet import FleetFactory
 from fleetdeck.core.config import load_config
 from fleetdeck.core.health.collector import CollectorSettings, HealthCollector
+from fleetdeck.core.health.probe import PROBE_NAME
 from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.inventory import Host
 from fleetdeck.core.transport import SshTransport
@@ -79,6 +83,84 @@ async def test_samples_from_every_host_then_stale_down_and_back(make_fleet: Flee
         with pytest.raises(asyncio.CancelledError):
             await task
         await ssh.close()
+
+
+@contextlib.asynccontextmanager
+async def collecting(collector: HealthCollector, ssh: SshTransport) -> AsyncIterator[None]:
+    task = asyncio.ensure_future(collector.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await ssh.close()
+
+
+def probes_of(fleet: object) -> list[psutil.Process]:
+    """The probe shells the fleet's sshds are running (`sh -c <script> fleetdeck-probe N`, not the login shell)."""
+    found = []
+    for pid in fleet.pids:  # type: ignore[attr-defined]
+        for child in psutil.Process(pid).children(recursive=True):
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if child.cmdline()[3:4] == [PROBE_NAME]:
+                    found.append(child)
+    return found
+
+
+async def test_each_host_is_asked_once_an_interval_in_a_few_groups(make_fleet: FleetFactory, tmp_path: Path) -> None:
+    fleet = make_fleet(6)
+    inv = load_config(fleet.config_dir).inventory
+    seen: list[tuple[float, HealthSample]] = []
+    ssh = SshTransport(KnownHosts(tmp_path / "kh"), inv.get)
+    collector = HealthCollector(inv.hosts, lambda s: seen.append((time.monotonic(), s)), ssh=ssh, settings=FAST)
+    async with collecting(collector, ssh):
+        assert await wait_until(lambda: len(collector.ticker) == 6, 15)
+        start = len(seen)
+        await asyncio.sleep(4.0)
+        window = [(t, s) for t, s in seen[start:] if s.status == "up"]
+        assert {s.host for _, s in window} == {h.name for h in inv.hosts}
+        per_host = {h.name: sum(1 for _, s in window if s.host == h.name) for h in inv.hosts}
+        assert all(3 <= n <= 5 for n in per_host.values()), per_host  # 4 s at 1 s a frame
+        # Four slots a second: six hosts share them, so some frames arrive with another host's.
+        assert sorted(len(slot) for slot in collector.ticker.slots) == [1, 1, 2, 2]
+        assert len(probes_of(fleet)) == 6
+
+
+async def test_a_busy_client_does_not_take_its_hosts_for_stale(make_fleet: FleetFactory, tmp_path: Path) -> None:
+    fleet = make_fleet(2)
+    inv = load_config(fleet.config_dir).inventory
+    seen: list[HealthSample] = []
+    ssh = SshTransport(KnownHosts(tmp_path / "kh"), inv.get)
+    collector = HealthCollector(inv.hosts, seen.append, ssh=ssh, settings=FAST)
+    async with collecting(collector, ssh):
+        assert await wait_until(lambda: len([s for s in seen if s.status == "up"]) >= 4, 15)
+        before = len(seen)
+        time.sleep(FAST.stale_after_s + 1.5)  # The event loop stands still; no request goes out meanwhile.
+        await asyncio.sleep(3 * FAST.interval_s)
+        after = seen[before:]
+        assert after and all(s.status == "up" for s in after), [(s.host, s.status, s.reason) for s in after]
+
+
+async def test_a_hung_probe_goes_stale_and_comes_back_when_it_answers(make_fleet: FleetFactory, tmp_path: Path) -> None:
+    fleet = make_fleet(1)
+    inv = load_config(fleet.config_dir).inventory
+    name = inv.hosts[0].name
+    seen: list[HealthSample] = []
+    ssh = SshTransport(KnownHosts(tmp_path / "kh"), inv.get)
+    settings = CollectorSettings(interval_s=1.0, stale_after_s=2.0, down_after_s=30.0, backoff_initial_s=0.3)
+    collector = HealthCollector(inv.hosts, seen.append, ssh=ssh, settings=settings)
+    async with collecting(collector, ssh):
+        assert await wait_until(lambda: (s := collector.latest.get(name)) is not None and s.status == "up", 15)
+        (probe,) = probes_of(fleet)
+        probe.send_signal(signal.SIGSTOP)  # A df on a dead NFS mount looks the same from here.
+        try:
+            assert await wait_until(lambda: collector.latest[name].status == "stale", 5)
+            assert "no health data" in (collector.latest[name].reason or "")
+        finally:
+            probe.send_signal(signal.SIGCONT)
+        assert await wait_until(lambda: collector.latest[name].status == "up", 5)
+        assert probes_of(fleet) == [probe], "the same probe answered; nothing was restarted"
 
 
 async def test_unreachable_host_is_down_with_reason(tmp_path: Path) -> None:

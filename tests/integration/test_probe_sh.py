@@ -1,11 +1,12 @@
 """The real probe script under dash and BusyBox ash on this machine: frames, samples, forks, and exit.
 
-Each test runs the exact argument vector `probe_argv` builds, with a 1 s interval, and reads its stdout the
-way the collector will: through `read_samples`. Samples are compared with psutil's view of the same machine.
-Forks per tick are counted with `strace -f` between consecutive `@@END` writes and held to the numbers
-`fleetdeck.core.health.probe` documents. The exit tests close the reading end, or kill the probe's parent
-while the pipe stays open, and require the probe (and its sleep) gone within two intervals. The command line
-is also run through login shells, tcsh included, as sshd would hand it to the user's shell.
+Each test runs the exact argument vector `probe_argv` builds, asks for a frame every second by writing a
+line to its stdin as the collector does, and reads its stdout the way the collector will: through
+`read_samples`. Samples are compared with psutil's view of the same machine. Forks per tick are counted
+with `strace -f` between consecutive frame headers and held to the numbers `fleetdeck.core.health.probe`
+documents. The exit tests close its stdin, close its stdout, or kill its parent while both pipes stay open,
+and require the probe gone promptly. The command line is also run through login shells, tcsh included, as
+sshd would hand it to the user's shell.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import shlex
 import shutil
 import signal
 import subprocess
+import threading
 import time
 from pathlib import Path
 from typing import Any
@@ -51,7 +53,24 @@ def shell(request: pytest.FixtureRequest) -> list[str]:
 
 
 def argv_for(shell: list[str], fs_every: int) -> list[str]:
-    return shell + probe_argv(INTERVAL_S, fs_every)[1:]
+    return shell + probe_argv(fs_every)[1:]
+
+
+def ask_every_interval(stdin: Any, count: int) -> threading.Thread:
+    """Write `count` request lines to a probe's stdin, one per `INTERVAL_S`, from a thread."""
+
+    def feed() -> None:
+        for _ in range(count):
+            time.sleep(INTERVAL_S)
+            try:
+                stdin.write(b"\n")
+                stdin.flush()
+            except (BrokenPipeError, ValueError):
+                return
+
+    thread = threading.Thread(target=feed, daemon=True)
+    thread.start()
+    return thread
 
 
 def gone(pid: int) -> bool:
@@ -88,9 +107,12 @@ def read_until_end(stream: object, tick: int) -> bytes:
 
 async def test_three_frames_become_plausible_samples(shell: list[str]) -> None:
     proc = await asyncio.create_subprocess_exec(
-        *argv_for(shell, 2), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE
+        *argv_for(shell, 2),
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
-    assert proc.stdout is not None and proc.stderr is not None
+    assert proc.stdin is not None and proc.stdout is not None and proc.stderr is not None
     samples: list[HealthSample] = []
     seen_pids: list[int] = []  # psutil's count as each sample arrives: processes come and go meanwhile
     try:
@@ -101,6 +123,8 @@ async def test_three_frames_become_plausible_samples(shell: list[str]) -> None:
                 seen_pids.append(len(psutil.pids()))
                 if len(samples) == 3:
                     break
+                await asyncio.sleep(INTERVAL_S)
+                proc.stdin.write(b"\n")  # The next frame comes only when asked for.
     finally:
         proc.kill()
         await proc.wait()
@@ -136,13 +160,35 @@ async def test_three_frames_become_plausible_samples(shell: list[str]) -> None:
             assert rate is None or rate >= 0
 
 
+def test_the_frame_leaves_out_lines_that_are_never_used(shell: list[str]) -> None:
+    proc = subprocess.Popen(argv_for(shell, 100), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        data = read_until_end(proc.stdout, 1)
+    finally:
+        proc.stdin.close()
+        proc.stdout.close()
+        proc.wait(timeout=5)
+    (frame,) = FrameSplitter().feed(data[: data.index(b"@@END 1\n") + 8])
+    assert isinstance(frame, Frame)
+    kept = [line.partition(":")[0] for line in frame.sections["meminfo"].splitlines()]
+    used = ["MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapTotal", "SwapFree"]
+    assert kept == [key for key in used if key in kept] and {"MemTotal", "MemAvailable", "SwapFree"} <= set(kept)
+    disks = [line.split()[2] for line in frame.sections["diskstats"].splitlines()]
+    listed = [line.split()[2] for line in Path("/proc/diskstats").read_text().splitlines()]
+    assert disks == [name for name in listed if not re.match(r"(loop|ram|zram|dm-|md)\d", name)]
+
+
 def test_forks_per_tick_are_what_the_docstring_says(shell: list[str], tmp_path: Path) -> None:
     if shutil.which("strace") is None:
         pytest.skip("strace is not installed (apt-get install -y strace); it counts the probe's forks")
     fs_every, ticks = 3, 5
     log = tmp_path / "strace.log"
     trace = ["strace", "-f", "-q", "-s", "16", "-o", str(log), "-e", "trace=fork,vfork,clone,clone3,write"]
-    proc = subprocess.Popen(trace + argv_for(shell, fs_every), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(
+        trace + argv_for(shell, fs_every), stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    ask_every_interval(proc.stdin, ticks - 1)
     try:
         read_until_end(proc.stdout, ticks)
     except AssertionError:
@@ -152,8 +198,9 @@ def test_forks_per_tick_are_what_the_docstring_says(shell: list[str], tmp_path: 
             pytest.skip(f"strace cannot trace here: {stderr.strip()}")
         raise
     finally:
-        assert proc.stdout is not None
+        assert proc.stdin is not None and proc.stdout is not None
         proc.stdout.close()
+        proc.stdin.close()
     proc.wait(timeout=10)
 
     # Each tick starts with one write that begins with its header; count the forks between those writes.
@@ -169,34 +216,64 @@ def test_forks_per_tick_are_what_the_docstring_says(shell: list[str], tmp_path: 
             forks = 0
     assert before_first <= FORKS_AT_START, before_first
     assert len(per_tick) >= ticks - 1, per_tick
-    # What follows tick k's header: its df (on df ticks), then its sleep.
+    # What follows tick k's header: its df (on df ticks), then the wait for the next request, which forks nothing.
     allowed = [FORKS_PER_TICK + (FORKS_PER_FS_TICK if (tick - 1) % fs_every == 0 else 0) for tick in range(1, ticks)]
     assert all(got <= limit for got, limit in zip(per_tick, allowed, strict=False)), (per_tick, allowed)
     plain = [per_tick[t - 1] for t in range(1, ticks) if (t - 1) % fs_every]
     assert plain and max(plain) <= FORKS_PER_TICK, per_tick
-    assert all(got >= 1 for got in per_tick), f"the sleep should be the one fork of a plain tick: {per_tick}"
+    df_ticks = [per_tick[t - 1] for t in range(1, ticks) if (t - 1) % fs_every == 0]
+    assert all(got >= 1 for got in df_ticks), f"a df tick runs df: {per_tick}"
 
 
-@pytest.mark.parametrize("sigpipe", ["default", "ignored"])
-def test_closing_the_reader_ends_the_probe_within_two_intervals(shell: list[str], sigpipe: str) -> None:
-    # restore_signals=False lets the child inherit Python's SIG_IGN for SIGPIPE: then only the failed write
-    # (EPIPE) can stop the loop, as under an sshd that ignores the signal.
-    proc = subprocess.Popen(
-        argv_for(shell, 100),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        restore_signals=sigpipe == "default",
-    )
-    assert proc.stdout is not None
+def test_a_probe_waits_for_requests_and_ends_at_end_of_input(shell: list[str]) -> None:
+    proc = subprocess.Popen(argv_for(shell, 100), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
     try:
-        read_until_end(proc.stdout, 1)
+        read_until_end(proc.stdout, 1)  # The first frame comes unasked.
+        time.sleep(2 * INTERVAL_S)
+        assert proc.poll() is None
+        os.set_blocking(proc.stdout.fileno(), False)
+        assert proc.stdout.read1(65536) in (None, b""), "a frame came without a request"
+        os.set_blocking(proc.stdout.fileno(), True)
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        read_until_end(proc.stdout, 2)
         children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
-        proc.stdout.close()
-        elapsed = wait_gone([proc.pid, *children], 2 * INTERVAL_S)
+        assert children == [], "a waiting probe runs nothing"
+        proc.stdin.close()  # What sshd does when the channel closes.
+        elapsed = wait_gone([proc.pid], 1.0)
     finally:
         if proc.poll() is None:
             proc.kill()
         proc.wait()
+        proc.stdout.close()
+    assert elapsed <= 1.0
+    assert proc.returncode == 0
+
+
+@pytest.mark.parametrize("sigpipe", ["default", "ignored"])
+def test_closing_its_stdout_ends_the_probe_at_the_next_request(shell: list[str], sigpipe: str) -> None:
+    # restore_signals=False lets the child inherit Python's SIG_IGN for SIGPIPE: then only the failed write
+    # (EPIPE) can stop the loop, as under an sshd that ignores the signal.
+    proc = subprocess.Popen(
+        argv_for(shell, 100),
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        restore_signals=sigpipe == "default",
+    )
+    assert proc.stdin is not None and proc.stdout is not None
+    try:
+        read_until_end(proc.stdout, 1)
+        proc.stdout.close()
+        proc.stdin.write(b"\n")
+        proc.stdin.flush()
+        elapsed = wait_gone([proc.pid], 2 * INTERVAL_S)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        proc.wait()
+        proc.stdin.close()
     assert elapsed <= 2 * INTERVAL_S
     if sigpipe == "default":
         assert proc.returncode in (0, -signal.SIGPIPE)
@@ -204,37 +281,44 @@ def test_closing_the_reader_ends_the_probe_within_two_intervals(shell: list[str]
         assert proc.returncode == 0
 
 
-def test_losing_the_parent_ends_the_probe_even_with_stdout_open(shell: list[str]) -> None:
-    # The outer dash stands in for the sshd session; killing it leaves the pipe open (we hold the read end).
+def test_losing_the_parent_ends_the_probe_even_with_its_pipes_open(shell: list[str]) -> None:
+    # The outer dash stands in for the sshd session; killing it leaves both pipes open (we hold their other
+    # ends). fd 3 carries our stdin past the /dev/null a background job gets.
     outer = subprocess.Popen(
-        ["dash", "-c", shlex.join(argv_for(shell, 100)) + " & wait"],
+        ["dash", "-c", "exec 3<&0; " + shlex.join(argv_for(shell, 100)) + " <&3 3<&- & wait"],
+        stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     )
-    assert outer.stdout is not None
+    assert outer.stdin is not None and outer.stdout is not None
     try:
         read_until_end(outer.stdout, 1)
         probe = psutil.Process(outer.pid).children()
         assert len(probe) == 1
-        family = [probe[0].pid, *(c.pid for c in probe[0].children(recursive=True))]
         os.kill(outer.pid, signal.SIGKILL)
         outer.wait()
-        wait_gone(family, 2 * INTERVAL_S)
+        time.sleep(0.5)
+        assert not gone(probe[0].pid), "the probe should still be waiting for a request"
+        outer.stdin.write(b"\n")
+        outer.stdin.flush()
+        read_until_end(outer.stdout, 2)
+        wait_gone([probe[0].pid], 2 * INTERVAL_S)
     finally:
         outer.stdout.close()
+        outer.stdin.close()
         if outer.poll() is None:
             outer.kill()
             outer.wait()
 
 
 def test_probe_command_is_one_line_without_history_bangs_and_checks_its_arguments() -> None:
-    command = probe_command(2, 30)
+    command = probe_command(30)
     assert "\n" not in command and "!" not in command
-    assert shlex.split(command)[3:] == [PROBE_NAME, "2", "30"]
-    bad: list[tuple[Any, Any]] = [(0, 30), (2, 0), (1.5, 30), (True, 30), (2, "30")]
-    for interval, every in bad:
+    assert shlex.split(command)[3:] == [PROBE_NAME, "30"]
+    bad: list[Any] = [0, -1, 1.5, True, "30"]
+    for every in bad:
         with pytest.raises(ValueError, match="must be a whole number of at least 1"):
-            probe_command(interval, every)
+            probe_command(every)
 
 
 @pytest.mark.parametrize("login", ["dash", "bash", "tcsh"])
@@ -242,9 +326,7 @@ def test_the_command_line_survives_the_users_login_shell(login: str) -> None:
     # sshd runs `$SHELL -c '<command>'`; csh-family shells reject a newline inside quotes.
     if shutil.which(login) is None:
         pytest.skip(f"{login} is not installed (apt-get install -y {login})")
-    proc = subprocess.Popen(
-        [login, "-c", probe_command(INTERVAL_S, 100)], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    proc = subprocess.Popen([login, "-c", probe_command(100)], stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     assert proc.stdout is not None and proc.stderr is not None
     try:
         data = read_until_end(proc.stdout, 1)

@@ -1,7 +1,8 @@
 """The health collector: every watched host sampled on its cadence, each in its own task.
 
 Sources by host: this machine through psutil, SSH hosts through one long-lived probe channel on the
-pooled connection (the remote loop pushes a frame every tick, so polls cannot overlap), and
+pooled connection (the remote loop answers each request with a frame; one `ProbeTicker` asks the hosts in
+groups, and never asks a host again while its last request is fresh and unanswered), and
 Prometheus-watched hosts through one batched query set per tick. A host that stops answering goes
 ``stale`` (its last numbers, marked old, with the reason) and, once that lasts ``down_after_s``, ``down``;
 reconnects back off exponentially with jitter, capped. One slow or broken host never delays another.
@@ -23,6 +24,7 @@ import asyncssh
 from fleetdeck.core.health.local import LocalHealthSource
 from fleetdeck.core.health.probe import probe_command
 from fleetdeck.core.health.probe_session import ProbeReader
+from fleetdeck.core.health.probe_ticker import ProbeTicker
 from fleetdeck.core.health.prometheus import PrometheusSource
 from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.inventory import Host
@@ -89,6 +91,8 @@ class HealthCollector:
         self.settings = settings or CollectorSettings()
         self.latest: dict[str, HealthSample] = {}
         self._last_ok: dict[str, float] = {}
+        self.ticker = ProbeTicker(self.settings.interval_s, again_after_s=self.settings.stale_after_s)
+        """Asks the SSH hosts' probes for frames."""
 
     def _emit(self, sample: HealthSample) -> None:
         self.latest[sample.host] = sample
@@ -110,6 +114,7 @@ class HealthCollector:
         """Collect until cancelled."""
         local = [h.name for h in self.hosts if h.is_local]
         tasks: list[asyncio.Task[None]] = []
+        probes = False
         if local:
             tasks.append(asyncio.ensure_future(self._local_loop(LocalHealthSource(local), local)))
         if self.prometheus is not None and self.prometheus_hosts:
@@ -121,6 +126,9 @@ class HealthCollector:
                 self._emit(HealthSample(host.name, time.time(), "down", reason="no SSH transport to reach it"))
                 continue
             tasks.append(asyncio.ensure_future(self._ssh_loop(self.ssh, host)))
+            probes = True
+        if probes:
+            tasks.append(asyncio.ensure_future(self.ticker.run()))
         try:
             if tasks:
                 await asyncio.gather(*tasks)
@@ -158,15 +166,12 @@ class HealthCollector:
 
     async def _ssh_loop(self, ssh: SshTransport, host: Host) -> None:
         failures = 0
-        interval = max(1, round(self.settings.interval_s))
-        fs_every = max(1, round(self.settings.fs_interval_s / interval))
+        fs_every = max(1, round(self.settings.fs_interval_s / self.settings.interval_s))
         while True:
             try:
                 conn = await ssh.connection(host)
                 reader = ProbeReader(host.name, self._emit, partial(self._trouble, host.name))
-                channel, _ = await conn.create_session(
-                    partial(_same, reader), probe_command(interval, fs_every), encoding=None
-                )
+                channel, _ = await conn.create_session(partial(_same, reader), probe_command(fs_every), encoding=None)
             except TransportError as exc:
                 failures += 1
                 self._trouble(host.name, str(exc))
@@ -177,9 +182,11 @@ class HealthCollector:
                 self._trouble(host.name, f"{host.name}: cannot start the health probe: {exc}")
                 await asyncio.sleep(self.settings.backoff(failures))
                 continue
+            self.ticker.add(reader)
             try:
                 reason = await self._watch_probe(host, reader)
             finally:
+                self.ticker.remove(reader)
                 channel.close()
             # A channel that worked for a while restarts the backoff; one that never did keeps growing it.
             failures = 1 if reader.delivered else failures + 1
@@ -187,16 +194,19 @@ class HealthCollector:
             await asyncio.sleep(self.settings.backoff(failures))
 
     async def _watch_probe(self, host: Host, reader: ProbeReader) -> str:
-        """Wait until the probe channel ends or stays silent too long; samples flow by callback meanwhile.
+        """Wait until the probe channel ends or leaves a request unanswered too long; samples flow by callback.
 
-        Wakes only at the stale and down deadlines (and once per interval while stale), never per packet.
+        Silence counts from the oldest unanswered request, so a host is never blamed for a request this
+        process sent late. Wakes only at the stale and down deadlines (and once per interval while stale),
+        never per packet.
 
         Returns:
             Why the channel is given up.
         """
         settings = self.settings
         while True:
-            silence = time.monotonic() - reader.last_data
+            asked = reader.waiting_since
+            silence = 0.0 if asked is None else time.monotonic() - asked
             if silence >= settings.down_after_s:
                 return f"{host.name}: no health data for {silence:.0f}s; reconnecting"
             if silence < settings.stale_after_s:

@@ -1,14 +1,17 @@
-"""The client end of one host's probe channel: bytes in, samples and problems out, by callback.
+"""The client end of one host's probe channel: requests out, bytes in, samples and problems out, by callback.
 
-The probe pushes one frame per tick in one write, so a channel delivers about one packet per host per tick.
-Handling it in asyncssh's `data_received` callback, instead of a task awaiting `stdout.read()` under a
-timeout, costs no task wakeup, future or timer per packet: with hundreds of hosts that is most of what the
-client spends besides decryption. Silence is watched by the collector on a slower clock, not per read.
+The probe answers each request line with one frame in one write, so a channel delivers about one packet per
+host per tick. Handling it in asyncssh's `data_received` callback, instead of a task awaiting
+`stdout.read()` under a timeout, costs no task wakeup, future or timer per packet: with hundreds of hosts
+that is most of what the client spends besides decryption. The reader remembers when it asked and was not
+yet answered, so the collector measures a host's silence from the request, not from the last frame: a
+client that was itself busy and asked late never takes a host for stale.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import time
 from collections.abc import Callable
 
@@ -20,6 +23,12 @@ from fleetdeck.core.health.sample import HealthSample
 
 STDERR_KEPT = 400
 """Bytes of the probe's stderr kept to explain why it ended (`sh: not found`, a login banner)."""
+
+REQUEST = b"\n"
+"""What asks the probe for its next frame: one line on its stdin."""
+
+REQUESTS_KEPT = 8
+"""Unanswered requests remembered; a host that stays silent is asked again only once per stale period."""
 
 
 class ProbeReader(asyncssh.SSHClientSession[bytes]):
@@ -43,8 +52,45 @@ class ProbeReader(asyncssh.SSHClientSession[bytes]):
         """Whether any good sample arrived."""
         self.stderr = b""
         """The tail of what the probe wrote to stderr."""
+        self._channel: asyncssh.SSHClientChannel[bytes] | None = None
+        self._asked: collections.deque[float] = collections.deque([self.last_data], maxlen=REQUESTS_KEPT)
+        """When each unanswered request went out, oldest first; the probe's unprompted first frame counts."""
+        self._last_ask = self.last_data
         self.ended: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
         """Resolved when the channel closes, with the error that closed it, if any."""
+
+    def connection_made(self, chan: asyncssh.SSHClientChannel[bytes]) -> None:
+        """Keep the channel to write requests to."""
+        self._channel = chan
+
+    @property
+    def waiting_since(self) -> float | None:
+        """When the oldest unanswered request went out (monotonic seconds), or None if all were answered."""
+        return self._asked[0] if self._asked else None
+
+    def ask(self, now: float, *, gap_s: float, again_after_s: float) -> bool:
+        """Request the next frame, unless the last request is too recent.
+
+        Args:
+            now: `time.monotonic()`.
+            gap_s: Least time since the last request when that one was answered (a host that just joined
+                is not asked twice within one interval).
+            again_after_s: Least time since the last request when it is still unanswered; asking again
+                then recovers from a frame that was lost (cut short, garbled) without flooding a slow host.
+
+        Returns:
+            Whether a request was written.
+        """
+        wait = again_after_s if self._asked else gap_s
+        if self._channel is None or now - self._last_ask < wait:
+            return False
+        try:
+            self._channel.write(REQUEST)
+        except (OSError, asyncssh.Error):
+            return False  # The channel is closing; `ended` tells the collector.
+        self._asked.append(now)
+        self._last_ask = now
+        return True
 
     def data_received(self, data: bytes, datatype: asyncssh.DataType) -> None:
         """Turn a packet of probe output into samples; stderr is only kept for the closing message."""
@@ -53,6 +99,8 @@ class ProbeReader(asyncssh.SSHClientSession[bytes]):
             return
         try:
             for item in self._splitter.feed(data):
+                if self._asked:
+                    self._asked.popleft()  # Answered, well or not: a garbled frame is still an answer.
                 if isinstance(item, FrameError):
                     self._on_trouble(f"{self.host}: bad health data: {item}")
                     continue

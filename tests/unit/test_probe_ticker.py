@@ -1,0 +1,158 @@
+"""The probe ticker and the reader's request book-keeping, with a recording stand-in for the SSH channel.
+
+The same pieces run against real sshd hosts in `tests/integration/test_health_collector.py`; here the
+timing rules are checked one by one with explicit clocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any, cast
+
+import asyncssh
+import pytest
+
+from fleetdeck.core.health.probe_session import REQUEST, ProbeReader
+from fleetdeck.core.health.probe_ticker import ProbeTicker
+from fleetdeck.core.health.sample import HealthSample
+
+FRAME = (
+    b"@@FD1 1 1700000000\n@@uptime\n100.00 50.00\n@@stat\ncpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"
+    b"btime 1699999900\n@@meminfo\nMemTotal: 1000 kB\nMemAvailable: 500 kB\n@@loadavg\n0.10 0.20 0.30 1/100 42\n"
+    b"@@END 1\n"
+)
+
+
+class Channel:
+    """Records what the reader writes; `broken` makes writes fail as on a closing channel."""
+
+    def __init__(self) -> None:
+        self.written: list[bytes] = []
+        self.broken = False
+
+    def write(self, data: bytes) -> None:
+        if self.broken:
+            raise BrokenPipeError("channel closing")
+        self.written.append(data)
+
+
+def reader(name: str = "h1") -> tuple[ProbeReader, Channel, list[HealthSample], list[str]]:
+    samples: list[HealthSample] = []
+    trouble: list[str] = []
+    probe = ProbeReader(name, samples.append, trouble.append)
+    channel = Channel()
+    probe.connection_made(cast(Any, channel))
+    return probe, channel, samples, trouble
+
+
+def answer(probe: ProbeReader, tick: int) -> None:
+    frame = FRAME.replace(b"FD1 1 ", b"FD1 %d " % tick).replace(b"END 1", b"END %d" % tick)
+    frame = frame.replace(b"100.00 50.00", b"%d.00 50.00" % (100 + tick))
+    probe.data_received(frame, cast(asyncssh.DataType, None))
+
+
+async def test_the_first_frame_answers_the_start_and_later_ones_need_a_request() -> None:
+    probe, channel, samples, _ = reader()
+    start = probe.last_data
+    assert probe.waiting_since == start, "the probe's unasked first frame is awaited from the start"
+    answer(probe, 1)
+    assert len(samples) == 1 and probe.waiting_since is None
+    assert not probe.ask(start + 0.5, gap_s=1.0, again_after_s=6.0), "asked too soon after the last request"
+    assert channel.written == []
+    assert probe.ask(start + 1.0, gap_s=1.0, again_after_s=6.0)
+    assert channel.written == [REQUEST] and probe.waiting_since == start + 1.0
+    answer(probe, 2)
+    assert len(samples) == 2 and probe.waiting_since is None
+
+
+async def test_an_unanswered_request_is_repeated_only_once_per_stale_period() -> None:
+    probe, channel, _, _ = reader()
+    start = probe.last_data
+    answer(probe, 1)
+    assert probe.ask(start + 2, gap_s=1.0, again_after_s=6.0)
+    assert not probe.ask(start + 4, gap_s=1.0, again_after_s=6.0), "still waiting, and not for long"
+    assert probe.waiting_since == start + 2
+    assert probe.ask(start + 8, gap_s=1.0, again_after_s=6.0)
+    assert len(channel.written) == 2 and probe.waiting_since == start + 2, "silence counts from the first request"
+    answer(probe, 2)
+    assert probe.waiting_since == start + 8
+    answer(probe, 3)
+    assert probe.waiting_since is None
+
+
+async def test_a_garbled_frame_still_counts_as_an_answer() -> None:
+    probe, _, samples, trouble = reader()
+    answer(probe, 1)
+    assert probe.ask(probe.last_data + 5, gap_s=1.0, again_after_s=6.0)
+    probe.data_received(b"@@FD1 2 1700000002\n@@stat\nnot numbers\n@@END 2\n", cast(asyncssh.DataType, None))
+    assert len(samples) == 1 and trouble and "bad health data" in trouble[0]
+    assert probe.waiting_since is None
+
+
+async def test_a_closing_channel_makes_no_request_and_no_error() -> None:
+    probe, channel, _, _ = reader()
+    answer(probe, 1)
+    channel.broken = True
+    assert not probe.ask(probe.last_data + 5, gap_s=1.0, again_after_s=6.0)
+    assert probe.waiting_since is None
+
+
+async def test_hosts_spread_over_the_slots_and_a_slot_asks_only_its_own() -> None:
+    ticker = ProbeTicker(interval_s=2.0, again_after_s=6.0, slot_s=0.25)
+    assert len(ticker.slots) == 8
+    probes = [reader(f"h{i}") for i in range(20)]
+    for probe, *_ in probes:
+        answer(probe, 1)
+        ticker.add(probe)
+    assert sorted(len(slot) for slot in ticker.slots) == [2, 2, 2, 2, 3, 3, 3, 3]
+    now = max(probe.last_data for probe, *_ in probes) + 1.0
+    assert ticker.fire(0, now) == len(ticker.slots[0])
+    asked = {probe.host for probe, channel, *_ in probes if channel.written}
+    assert asked == {probe.host for probe in ticker.slots[0]}
+    first = next(iter(ticker.slots[0]))
+    ticker.remove(first)
+    ticker.remove(first)  # Twice is harmless.
+    assert len(ticker) == 19 and first not in ticker.slots[0]
+    ticker.add(probes[5][0])  # Already there: stays where it is.
+    assert len(ticker) == 19
+
+
+async def test_a_host_that_just_joined_waits_half_an_interval() -> None:
+    ticker = ProbeTicker(interval_s=2.0, again_after_s=6.0)
+    probe, channel, _, _ = reader()
+    answer(probe, 1)
+    ticker.add(probe)
+    assert ticker.fire(0, probe.last_data + 0.5) == 0
+    assert ticker.fire(0, probe.last_data + 1.0) == 1 and channel.written == [REQUEST]
+
+
+async def test_the_ticker_runs_on_a_grid_and_asks_each_host_once_per_interval() -> None:
+    ticker = ProbeTicker(interval_s=0.4, again_after_s=6.0, slot_s=0.1)
+    probes = [reader(f"h{i}") for i in range(8)]
+    for probe, *_ in probes:
+        answer(probe, 1)
+        ticker.add(probe)
+    answered = {probe.host: 1 for probe, *_ in probes}
+
+    def reply_to_requests() -> None:  # Each host answers whatever it was asked, at once.
+        for probe, channel, *_ in probes:
+            while len(channel.written) >= answered[probe.host]:
+                answered[probe.host] += 1
+                answer(probe, answered[probe.host])
+
+    task = asyncio.ensure_future(ticker.run())
+    try:
+        for _ in range(26):
+            await asyncio.sleep(0.05)
+            reply_to_requests()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    counts = [len(channel.written) for _, channel, *_ in probes]
+    assert all(2 <= count <= 4 for count in counts), counts  # 1.3 s at 0.4 s, the first ask after 0.2 s
+
+
+def test_a_ticker_needs_a_positive_interval() -> None:
+    with pytest.raises(ValueError, match="must be positive"):
+        ProbeTicker(interval_s=0, again_after_s=1)
