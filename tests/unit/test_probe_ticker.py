@@ -153,6 +153,16 @@ async def test_the_ticker_runs_on_a_grid_and_asks_each_host_once_per_interval() 
     assert all(2 <= count <= 4 for count in counts), counts  # 1.3 s at 0.4 s, the first ask after 0.2 s
 
 
+def test_slots_last_about_a_quarter_second_and_are_never_more_than_eight() -> None:
+    assert [len(ProbeTicker(interval_s=i, again_after_s=1).slots) for i in (0.1, 1.0, 2.0, 5.0, 600.0)] == [
+        1,
+        4,
+        8,
+        8,
+        8,
+    ]
+
+
 def test_a_ticker_needs_a_positive_interval() -> None:
     with pytest.raises(ValueError, match="must be positive"):
         ProbeTicker(interval_s=0, again_after_s=1)

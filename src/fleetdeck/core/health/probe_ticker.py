@@ -1,13 +1,14 @@
 """The clock of every SSH probe: hosts asked for their next frame in a few groups per interval.
 
 The probes do not sleep; each answers a request line with a frame (see `fleetdeck.core.health.probe`). This
-ticker writes those requests. The interval is cut into slots of about `SLOT_S` and each host belongs to one
-slot, the emptiest when it joins, so a slot's hosts are asked at the same moment and their frames come back
-together. Measured with 200 loopback hosts at 2 s, client CPU for receiving and parsing the frames was
-7.1 % with each probe on its own sleep (a hundred wakeups a second, each finding the caches cold) against
-3.9 % with groups of 20 (and 6.9 % with groups of 5, which come back too spread out to share a wakeup).
-Slots rather than one burst per interval keep each burst short, so a key pressed meanwhile waits for a
-few milliseconds of parsing, not for the whole fleet's.
+ticker writes those requests. The interval is cut into slots of about `SLOT_S` (`MAX_SLOTS` at most) and each
+host belongs to one slot, the emptiest when it joins, so a slot's hosts are asked at the same moment and their
+frames come back together. Measured with 200 loopback hosts at 2 s, client CPU for receiving and parsing the
+frames was 7.1 % with each probe on its own sleep (a hundred wakeups a second, each finding the caches cold)
+against 3.9 % with groups of 20 (and 6.9 % with groups of 5, which come back too spread out to share a
+wakeup). Slots rather than one burst per interval keep each burst short, so a key pressed meanwhile waits for
+a few milliseconds of parsing, not for the whole fleet's. In the console with 200 hosts at 2 s, idle CPU went
+from 12.2 % to 8.3 % of a core, and the hosts' side of health (the probes and their sshds) from 22 % to 8 %.
 """
 
 from __future__ import annotations
@@ -21,6 +22,9 @@ from fleetdeck.core.health.probe_session import ProbeReader
 SLOT_S = 0.25
 """About how long one slot lasts: an interval of 2 s has 8 slots, so 200 hosts are asked 25 at a time."""
 
+MAX_SLOTS = 8
+"""Slots per interval at most, so a long interval (a minute, ten) still asks its hosts in groups."""
+
 JOIN_GAP = 0.5
 """A host that joined (and sent its first frame unasked) waits this fraction of an interval before its
 first request, so its first rate is not taken over a sliver of time."""
@@ -32,7 +36,7 @@ class ProbeTicker:
     Args:
         interval_s: Seconds between a host's frames.
         again_after_s: A request unanswered for this long is repeated (once per this period).
-        slot_s: About how long one slot lasts.
+        slot_s: About how long one slot lasts (longer when the interval would need more than `MAX_SLOTS`).
     """
 
     def __init__(self, interval_s: float, again_after_s: float, slot_s: float = SLOT_S) -> None:
@@ -40,7 +44,8 @@ class ProbeTicker:
             raise ValueError(f"interval and slot must be positive, got {interval_s} and {slot_s}")
         self.interval_s = interval_s
         self.again_after_s = again_after_s
-        self.slots: list[dict[ProbeReader, None]] = [{} for _ in range(max(1, round(interval_s / slot_s)))]
+        count = max(1, min(MAX_SLOTS, round(interval_s / slot_s)))
+        self.slots: list[dict[ProbeReader, None]] = [{} for _ in range(count)]
         """The readers of each slot, in the order they joined."""
         self._slot_of: dict[ProbeReader, int] = {}
 
