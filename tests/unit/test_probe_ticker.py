@@ -12,7 +12,7 @@ from typing import Any, cast
 import asyncssh
 import pytest
 
-from fleetdeck.core.health.probe_session import REQUEST, ProbeReader
+from fleetdeck.core.health.probe_session import REQUEST, REQUESTS_OUTSTANDING, ProbeReader
 from fleetdeck.core.health.probe_ticker import ProbeTicker
 from fleetdeck.core.health.sample import HealthSample
 
@@ -78,6 +78,16 @@ async def test_an_unanswered_request_is_repeated_only_once_per_stale_period() ->
     assert probe.waiting_since == start + 8
     answer(probe, 3)
     assert probe.waiting_since is None
+
+
+async def test_a_silent_host_is_asked_a_bounded_number_of_times_and_its_silence_keeps_growing() -> None:
+    probe, channel, _, _ = reader()
+    start = probe.last_data
+    answer(probe, 1)
+    times = [start + 10 * k for k in range(1, 3 * REQUESTS_OUTSTANDING)]
+    sent = [probe.ask(t, gap_s=1.0, again_after_s=6.0) for t in times]
+    assert sum(sent) == REQUESTS_OUTSTANDING and len(channel.written) == REQUESTS_OUTSTANDING
+    assert probe.waiting_since == times[0], "silence counts from the first unanswered request, however long"
 
 
 async def test_a_garbled_frame_still_counts_as_an_answer() -> None:

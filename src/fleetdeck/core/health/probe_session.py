@@ -27,8 +27,9 @@ STDERR_KEPT = 400
 REQUEST = b"\n"
 """What asks the probe for its next frame: one line on its stdin."""
 
-REQUESTS_KEPT = 8
-"""Unanswered requests remembered; a host that stays silent is asked again only once per stale period."""
+REQUESTS_OUTSTANDING = 8
+"""Most unanswered requests a host is sent: a host that stays silent is asked again once per stale period, up
+to this many, so a hung probe's stdin never fills with requests."""
 
 
 class ProbeReader(asyncssh.SSHClientSession[bytes]):
@@ -53,7 +54,7 @@ class ProbeReader(asyncssh.SSHClientSession[bytes]):
         self.stderr = b""
         """The tail of what the probe wrote to stderr."""
         self._channel: asyncssh.SSHClientChannel[bytes] | None = None
-        self._asked: collections.deque[float] = collections.deque([self.last_data], maxlen=REQUESTS_KEPT)
+        self._asked: collections.deque[float] = collections.deque([self.last_data])
         """When each unanswered request went out, oldest first; the probe's unprompted first frame counts."""
         self._last_ask = self.last_data
         self.ended: asyncio.Future[Exception | None] = asyncio.get_running_loop().create_future()
@@ -69,7 +70,7 @@ class ProbeReader(asyncssh.SSHClientSession[bytes]):
         return self._asked[0] if self._asked else None
 
     def ask(self, now: float, *, gap_s: float, again_after_s: float) -> bool:
-        """Request the next frame, unless the last request is too recent.
+        """Request the next frame, unless the last request is too recent or too many are unanswered.
 
         Args:
             now: `time.monotonic()`.
@@ -82,7 +83,7 @@ class ProbeReader(asyncssh.SSHClientSession[bytes]):
             Whether a request was written.
         """
         wait = again_after_s if self._asked else gap_s
-        if self._channel is None or now - self._last_ask < wait:
+        if self._channel is None or len(self._asked) >= REQUESTS_OUTSTANDING or now - self._last_ask < wait:
             return False
         try:
             self._channel.write(REQUEST)
