@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import math
 import sys
 
 from fleetdeck.core.health.sample import FsUsage, HealthSample
-from fleetdeck.core.health.series import HealthHistory, MetricSeries, metric_value
+from fleetdeck.core.health.series import METRICS, HealthHistory, MetricSeries, metric_value, metric_values
 
 
 def sample(t: float, cpu: float, **kw: object) -> HealthSample:
@@ -54,6 +55,29 @@ def test_derived_metrics_and_down_samples() -> None:
     history.add(HealthSample("h", 62.0, "down", reason="gone"))
     assert history.latest["h"].status == "down"
     assert history.recent("h", "cpu_pct") == [5.0]
+
+
+def test_metric_values_match_metric_value_by_name() -> None:
+    fs = (FsUsage("/", "ext4", 100, 91, 91.0, 3.0),)
+    full = HealthSample(
+        "h", 60.0, "up", cpu_pct=1.0, mem_used_pct=2.0, swap_used_pct=3.0, load1=4.0, cores=8,
+        filesystems=fs, net_rx_bps=5.0, net_tx_bps=6.0, disk_read_bps=7.0, disk_write_bps=8.0,
+    )  # fmt: skip
+    values = metric_values(full)
+    assert len(set(values)) == len(METRICS)  # every metric distinct, so a swapped pair would show
+    assert values == tuple(metric_value(full, metric) for metric in METRICS)
+    assert metric_values(HealthSample("h", 60.0, "down")) == (None,) * len(METRICS)
+
+
+def test_history_skips_missing_and_nan_values_per_metric() -> None:
+    history = HealthHistory()
+    history.add(sample(60.0, math.nan, mem_used_pct=40.0))
+    history.add(sample(62.0, 7.0, load1=2.0, cores=0))
+    assert history.recent("h", "cpu_pct") == [7.0]
+    assert history.recent("h", "mem_used_pct") == [40.0]
+    assert history.recent("h", "load1") == [2.0]
+    assert history.series("h", "load_per_core") is None  # no cores, no derived value
+    assert history.series("h", "no_such_metric") is None and history.series("other", "cpu_pct") is None
 
 
 def test_memory_per_host_is_fixed() -> None:

@@ -44,6 +44,29 @@ def metric_value(sample: HealthSample, metric: str) -> float | None:
     return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
 
 
+def metric_values(sample: HealthSample) -> tuple[float | None, ...]:
+    """Every metric of `METRICS` at once, in that order: what `metric_value` gives one by one.
+
+    The history takes every sample of every host, so it reads the fields directly instead of by name.
+    """
+    load1, cores = sample.load1, sample.cores
+    return (
+        sample.cpu_pct,
+        sample.mem_used_pct,
+        sample.swap_used_pct,
+        load1,
+        load1 / cores if load1 is not None and cores else None,
+        sample.worst_disk_pct,
+        sample.net_rx_bps,
+        sample.net_tx_bps,
+        sample.disk_read_bps,
+        sample.disk_write_bps,
+    )
+
+
+_METRIC_INDEX = {metric: index for index, metric in enumerate(METRICS)}
+
+
 @dataclass(frozen=True, slots=True)
 class Rollup:
     """One minute of a metric: when it started and the min, mean and max of its samples."""
@@ -55,45 +78,47 @@ class Rollup:
     count: int
 
 
-class _Accumulator:
-    __slots__ = ("count", "high", "low", "start", "total")
-
-    def __init__(self, start: float) -> None:
-        self.start = start
-        self.count = 0
-        self.total = 0.0
-        self.low = math.inf
-        self.high = -math.inf
-
-    def add(self, value: float) -> None:
-        self.count += 1
-        self.total += value
-        self.low = min(self.low, value)
-        self.high = max(self.high, value)
-
-    def rollup(self) -> Rollup:
-        return Rollup(self.start, self.low, self.total / self.count, self.high, self.count)
-
-
 class MetricSeries:
-    """One metric of one host: a ring of recent points and a ring of minute rollups."""
+    """One metric of one host: a ring of recent points and a ring of minute rollups.
 
-    __slots__ = ("_current", "recent", "rollups")
+    The running minute is kept in plain slots (no accumulator object, no `min`/`max` calls): every host's
+    every metric passes through `add` on each sample.
+    """
+
+    __slots__ = ("_count", "_high", "_low", "_start", "_total", "recent", "rollups")
 
     def __init__(self, points: int, rollups: int = ROLLUPS_KEPT) -> None:
         self.recent: deque[tuple[float, float]] = deque(maxlen=points)
         self.rollups: deque[Rollup] = deque(maxlen=rollups)
-        self._current: _Accumulator | None = None
+        self._start = math.nan
+        self._count = 0
+        self._total = 0.0
+        self._low = math.inf
+        self._high = -math.inf
 
     def add(self, when: float, value: float) -> None:
         """Record a point; closes the running minute when ``when`` is in a later one."""
+        self.add_in_minute(when, value, when - (when % ROLLUP_S))
+
+    def add_in_minute(self, when: float, value: float, minute: float) -> None:
+        """`add`, with the start of ``when``'s minute already worked out (once per sample, not per metric)."""
         self.recent.append((when, value))
-        minute = when - (when % ROLLUP_S)
-        if self._current is None or minute != self._current.start:
-            if self._current is not None and self._current.count:
-                self.rollups.append(self._current.rollup())
-            self._current = _Accumulator(minute)
-        self._current.add(value)
+        if minute != self._start:
+            if self._count:
+                self.rollups.append(self._rollup())
+            self._start = minute
+            self._count = 1
+            self._total = self._low = self._high = value
+            return
+        self._count += 1
+        self._total += value
+        if value < self._low:
+            self._low = value
+        if value > self._high:
+            self._high = value
+
+    def _rollup(self) -> Rollup:
+        return Rollup(self._start, self._low, self._total / self._count, self._high, self._count)
 
     def values(self, since: float | None = None) -> list[float]:
         """Recent values, oldest first, optionally only those at or after ``since``."""
@@ -102,8 +127,8 @@ class MetricSeries:
     def all_rollups(self) -> list[Rollup]:
         """Closed minutes plus the running one, oldest first."""
         out = list(self.rollups)
-        if self._current is not None and self._current.count:
-            out.append(self._current.rollup())
+        if self._count:
+            out.append(self._rollup())
         return out
 
 
@@ -112,7 +137,8 @@ class HealthHistory:
 
     def __init__(self, interval_s: float = 2.0, window_s: float = 600.0) -> None:
         self.points = max(2, math.ceil(window_s / max(interval_s, 0.1)))
-        self._series: dict[str, dict[str, MetricSeries]] = {}
+        self._series: dict[str, list[MetricSeries | None]] = {}
+        """Per host, one series per `METRICS` entry, `None` until that metric has a value."""
         self.latest: dict[str, HealthSample] = {}
 
     def add(self, sample: HealthSample) -> None:
@@ -120,19 +146,24 @@ class HealthHistory:
         self.latest[sample.host] = sample
         if sample.status != "up":
             return
-        host = self._series.setdefault(sample.host, {})
-        for metric in METRICS:
-            value = metric_value(sample, metric)
-            if value is None or math.isnan(value):
+        host = self._series.get(sample.host)
+        if host is None:
+            host = self._series[sample.host] = [None] * len(METRICS)
+        when = sample.time
+        minute = when - (when % ROLLUP_S)
+        for index, value in enumerate(metric_values(sample)):
+            if value is None or value != value:  # None, or NaN
                 continue
-            series = host.get(metric)
+            series = host[index]
             if series is None:
-                series = host[metric] = MetricSeries(self.points)
-            series.add(sample.time, value)
+                series = host[index] = MetricSeries(self.points)
+            series.add_in_minute(when, float(value), minute)
 
     def series(self, host: str, metric: str) -> MetricSeries | None:
         """The series of one metric of one host, if it has any points."""
-        return self._series.get(host, {}).get(metric)
+        index = _METRIC_INDEX.get(metric)
+        row = self._series.get(host)
+        return row[index] if row is not None and index is not None else None
 
     def recent(self, host: str, metric: str, since: float | None = None) -> list[float]:
         """Recent values for a sparkline."""
