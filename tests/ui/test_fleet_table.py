@@ -122,6 +122,31 @@ async def test_a_row_out_of_view_is_painted_current_when_it_scrolls_in(monkeypat
         assert " 12% " in painted_line(fleet, "node-59")
 
 
+async def test_sorted_by_a_number_a_row_out_of_view_moves_in_when_its_number_does() -> None:
+    async with many_app().run_test(size=(120, 35)) as pilot:
+        await ready(pilot)
+        fleet = table(pilot)
+        fleet.sort_by("mem")  # fullest first: node-00 (0%) is far below the fold
+        await pilot.press("home")
+        await pilot.pause()
+        assert fleet.get_row_index("node-00") not in range(fleet.scroll_offset.y, fleet.scroll_offset.y + 30)
+        await changed(pilot, "node-00", 99.0)
+        await until(pilot, lambda: fleet.shown_hosts[0] == "node-00")
+        assert lines(fleet)[1].split()[1] == "node-00" and " 99% " in lines(fleet)[1]
+
+
+async def test_a_new_host_takes_its_place_by_name_and_its_name_fits() -> None:
+    async with many_app().run_test(size=(120, 35)) as pilot:
+        await ready(pilot)
+        app = pilot.app
+        assert isinstance(app, FleetdeckApp)
+        app.context.board.add(canned("node-05b", time=NOW + 1, cpu_pct=1.0, mem_used_pct=1.0))
+        fleet = table(pilot)
+        await until(pilot, lambda: "node-05b" in fleet.shown_hosts)
+        assert fleet.shown_hosts[5:8] == ["node-05", "node-05b", "node-06"]
+        assert lines(fleet)[7].split()[1] == "node-05b"
+
+
 async def test_cursor_keys_move_and_scroll_and_announce_the_host() -> None:
     posted: list[Message] = []
     async with many_app().run_test(size=(120, 35), message_hook=posted.append) as pilot:

@@ -5,8 +5,9 @@ table is a line-API scroll view with a fixed header line and a row cursor (see `
 per row, keyed by the row's runs, the width and whether the cursor or the mouse is on it, builds a strip from
 segments only when that key changes (see `fleet_rows`), and on a drain refreshes only the screen lines of rows
 in view whose runs changed. (A `DataTable` re-rendered every visible cell through Rich whenever any cell
-changed.) A row out of view costs a tuple comparison per drain and is painted from its current runs when it
-scrolls in. Column widths are fixed and chosen for the table's width (narrow terminals get a shorter trend and
+changed.) Sorted by name (the default), a row out of view costs nothing on a drain but keeping its sample, and
+its runs are built when it scrolls in; sorted by a number, its runs are rebuilt and compared to see whether it
+moves. Column widths are fixed and chosen for the table's width (narrow terminals get a shorter trend and
 lose the uptime column, which the detail pane still shows). A filter only decides which rows exist; every host's
 runs are kept current, so a filtered-out host is up to date the moment it comes back. Colours come from
 component classes the stylesheet maps onto theme variables; the header, cursor and hover look like DataTable's.
@@ -195,8 +196,10 @@ class FleetTable(RowCursorView):
             self._peaks[host] = peaks
             moved = self._write(host, view) or moved
         if added:
+            if self.size.width:
+                self._fit(self.scrollable_content_region.width)  # a longer name widens the host column
             self._resize()
-        if moved:
+        if moved or added:
             self._resort()
 
     def set_badges(self, badges: Mapping[str, Badge]) -> None:
@@ -367,17 +370,26 @@ class FleetTable(RowCursorView):
         Args:
             host: The host whose sample, trend, badge or mark changed.
             view: The rows in view, when the caller already knows them.
+
+        Returns:
+            Whether the row may have to move: its sort column changed (never while sorted by name).
         """
+        row = self._rows.get(host)
+        by_name = self.sort_key == "host"
+        if by_name and (row is None or row not in (self._view() if view is None else view)):
+            # Sorted by name, new numbers never move a row, so one out of view needs nothing now: its runs
+            # are built from its latest sample when it is painted (`_cells_of`).
+            self._specs.pop(host, None)
+            return False
         old = self._specs.get(host)
         new = self._cells(host)
         if new == old:
             return False  # the old dict stays: painted strips are keyed by its identity
         self._specs[host] = new
-        row = self._rows.get(host)
         if row is None:
             return False
         self._refresh_row(row, view)
-        return old is None or old[self.sort_key] != new[self.sort_key]
+        return not by_name and (old is None or old[self.sort_key] != new[self.sort_key])
 
     def _resort(self) -> None:
         """Put rows in sort order if they are not, keeping the cursor on its host."""
