@@ -7,14 +7,17 @@ timing rules are checked one by one with explicit clocks.
 from __future__ import annotations
 
 import asyncio
+import itertools
 from typing import Any, cast
 
 import asyncssh
 import pytest
 
+from fleetdeck.core.health.collector import CollectorSettings, HealthCollector
 from fleetdeck.core.health.probe_session import REQUEST, REQUESTS_OUTSTANDING, ProbeReader
 from fleetdeck.core.health.probe_ticker import ProbeTicker
 from fleetdeck.core.health.sample import HealthSample
+from fleetdeck.core.inventory import Host
 
 FRAME = (
     b"@@FD1 1 1700000000\n@@uptime\n100.00 50.00\n@@stat\ncpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"
@@ -176,3 +179,52 @@ def test_slots_last_about_a_quarter_second_and_are_never_more_than_eight() -> No
 def test_a_ticker_needs_a_positive_interval() -> None:
     with pytest.raises(ValueError, match="must be positive"):
         ProbeTicker(interval_s=0, again_after_s=1)
+
+
+async def test_the_ticker_reports_each_fired_slot_for_the_silence_check() -> None:
+    fired: list[float] = []
+    ticker = ProbeTicker(interval_s=0.4, again_after_s=6.0, slot_s=0.1, on_fired=fired.append)
+    task = asyncio.ensure_future(ticker.run())
+    await asyncio.sleep(0.45)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert 4 <= len(fired) <= 6, fired  # slots every 0.1 s, the first at once
+    assert fired == sorted(fired) and all(b - a > 0.05 for a, b in itertools.pairwise(fired))
+
+
+async def test_the_silence_check_reports_stale_once_per_interval_then_gives_up() -> None:
+    samples: list[HealthSample] = []
+    settings = CollectorSettings(interval_s=2.0, stale_after_s=6.0, down_after_s=20.0)
+    collector = HealthCollector([], samples.append, settings=settings)
+    probe, _, _, _ = reader("quiet")
+    watch = asyncio.ensure_future(collector._watch_probe(Host(name="quiet", address="127.0.0.1", user="ops"), probe))
+    await asyncio.sleep(0)
+    start = probe.waiting_since
+    assert start is not None
+    collector._check_silence(start + 5.9)
+    assert samples == []
+    collector._check_silence(start + 6.0)
+    assert [s.reason for s in samples] == ["quiet: no health data for 6s"]
+    collector._check_silence(start + 7.5)  # within the same interval: not again
+    assert len(samples) == 1
+    collector._check_silence(start + 8.0)
+    assert len(samples) == 2 and not watch.done()
+    collector._check_silence(start + 20.0)
+    assert await watch == "quiet: no health data for 20s; reconnecting"
+    assert collector._watches == {}
+
+
+async def test_the_silence_check_leaves_an_answering_host_alone_and_a_closed_channel_ends_the_watch() -> None:
+    samples: list[HealthSample] = []
+    collector = HealthCollector([], samples.append, settings=CollectorSettings(stale_after_s=6.0))
+    probe, _, got, _ = reader("busy")
+    watch = asyncio.ensure_future(collector._watch_probe(Host(name="busy", address="127.0.0.1", user="ops"), probe))
+    await asyncio.sleep(0)
+    answer(probe, 1)
+    assert probe.waiting_since is None and len(got) == 1
+    collector._check_silence(probe.last_data + 60.0)  # nothing asked, nothing owed
+    assert samples == [] and not watch.done()
+    probe.connection_lost(None)
+    assert (await watch).startswith("busy: ")
+    assert collector._watches == {}

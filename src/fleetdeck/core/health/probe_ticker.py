@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from collections.abc import Callable
 
 from fleetdeck.core.health.probe_session import ProbeReader
 
@@ -37,9 +38,18 @@ class ProbeTicker:
         interval_s: Seconds between a host's frames.
         again_after_s: A request unanswered for this long is repeated (once per this period).
         slot_s: About how long one slot lasts (longer when the interval would need more than `MAX_SLOTS`).
+        on_fired: Called with the time after each slot is fired: the collector's one check of every host's
+            silence, instead of a timer per host.
     """
 
-    def __init__(self, interval_s: float, again_after_s: float, slot_s: float = SLOT_S) -> None:
+    def __init__(
+        self,
+        interval_s: float,
+        again_after_s: float,
+        slot_s: float = SLOT_S,
+        *,
+        on_fired: Callable[[float], None] | None = None,
+    ) -> None:
         if interval_s <= 0 or slot_s <= 0:
             raise ValueError(f"interval and slot must be positive, got {interval_s} and {slot_s}")
         self.interval_s = interval_s
@@ -48,6 +58,7 @@ class ProbeTicker:
         self.slots: list[dict[ProbeReader, None]] = [{} for _ in range(count)]
         """The readers of each slot, in the order they joined."""
         self._slot_of: dict[ProbeReader, int] = {}
+        self._on_fired = on_fired
 
     def add(self, reader: ProbeReader) -> None:
         """Start asking `reader`, in the slot with the fewest hosts (the earliest of equals)."""
@@ -92,5 +103,8 @@ class ProbeTicker:
                 await asyncio.sleep(delay)
             elif delay < -slot_s:
                 step = math.floor((time.monotonic() - start) / slot_s)
-            self.fire(step % count)
+            now = time.monotonic()
+            self.fire(step % count, now)
+            if self._on_fired is not None:
+                self._on_fired(now)
             step += 1
