@@ -9,7 +9,10 @@ from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import asyncssh
+import asyncssh.connection
 import pytest
+from asyncssh.constants import MSG_CHANNEL_DATA, MSG_CHANNEL_REQUEST, MSG_IGNORE
 
 from fleet import SshFleet
 from fleetdeck.core.config import load_config
@@ -22,6 +25,7 @@ from fleetdeck.core.transport import (
     Unreachable,
 )
 from fleetdeck.core.transport.hostkeys import KnownHosts
+from fleetdeck.core.transport.ssh import AEAD_CIPHERS, drop_ignore_packets
 
 pytestmark = pytest.mark.ssh
 
@@ -204,3 +208,56 @@ async def test_local_transport_timeout_kills_the_group() -> None:
     assert out.text() == "a\n"
     ok = await LocalTransport().execute(host, "printf 'x%.0s' 1 2 3; exit 4", out)
     assert ok.exit_status == 4
+
+
+def spy_sent_packets(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Record the type of every packet any SSH connection puts on the wire from now on (channels' included)."""
+    sent: list[int] = []
+    send_packet = asyncssh.connection.SSHConnection.send_packet
+
+    def spy(self: asyncssh.connection.SSHConnection, pkttype: int, *args: bytes, handler: object = None) -> None:
+        sent.append(pkttype)
+        send_packet(self, pkttype, *args, handler=handler)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(asyncssh.connection.SSHConnection, "send_packet", spy)
+    return sent
+
+
+async def test_no_ignore_packet_ahead_of_each_packet_on_an_aead_cipher(
+    ssh_fleet: SshFleet, transport: SshTransport, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = spy_sent_packets(monkeypatch)
+    host = hosts_of(ssh_fleet)[0]
+    conn = await transport.connection(host)
+    assert conn.get_extra_info("send_cipher") in AEAD_CIPHERS
+    sent.clear()
+
+    async def feed() -> AsyncIterator[bytes]:
+        yield b"one\n"
+        yield b"two\n"
+
+    out = Collect()
+    result = await asyncio.wait_for(transport.execute(host, "cat", out, stdin=feed), 20)
+    assert out.text() == "one\ntwo\n"
+    assert result.exit_status == 0
+    assert sent.count(MSG_CHANNEL_DATA) >= 2 and MSG_IGNORE not in sent
+    await transport.close()
+
+
+async def test_ignore_packets_stay_on_a_cipher_that_is_not_aead(
+    ssh_fleet: SshFleet, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    sent = spy_sent_packets(monkeypatch)
+    host = hosts_of(ssh_fleet)[0]
+    async with asyncssh.connect(
+        host.address,
+        port=host.port,
+        username=host.user,
+        known_hosts=str(ssh_fleet.known_hosts),
+        client_keys=[str(ssh_fleet.client_key)],
+        encryption_algs=["aes128-ctr"],
+    ) as conn:
+        assert not drop_ignore_packets(conn)
+        sent.clear()
+        await conn.run("true", check=True)
+        assert MSG_CHANNEL_REQUEST in sent and MSG_IGNORE in sent

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import asyncssh
+from asyncssh.constants import MSG_IGNORE
 
 from fleetdeck.core.inventory import Host
 from fleetdeck.core.transport.base import (
@@ -66,6 +67,38 @@ class _Client(asyncssh.SSHClient):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._on_lost()
+
+
+AEAD_CIPHERS = frozenset({"aes128-gcm@openssh.com", "aes256-gcm@openssh.com", "chacha20-poly1305@openssh.com"})
+"""Ciphers that authenticate every packet as a whole, so an `SSH_MSG_IGNORE` ahead of each one protects nothing."""
+
+_EMPTY_STRING = b"\0\0\0\0"
+"""An SSH string of no bytes: the payload of the ignore packets asyncssh adds."""
+
+
+def drop_ignore_packets(conn: asyncssh.SSHClientConnection) -> bool:
+    """Stop asyncssh sending an empty `SSH_MSG_IGNORE` ahead of every packet, when the cipher is AEAD.
+
+    asyncssh adds one before each packet once keys are in place: the countermeasure against the CBC-mode
+    plaintext recovery attack (RFC 4251, section 9.3.1), which AEAD ciphers are not open to; OpenSSH sends none.
+    It doubles the packets of every small write: each health request (a newline to a probe) went out as two
+    packets, two encryptions, two `send` calls. Only the connection's own empty ignore packets are dropped, and only
+    on an AEAD cipher; with CTR or CBC they stay.
+
+    Returns:
+        Whether the connection now leaves them out.
+    """
+    if conn.get_extra_info("send_cipher") not in AEAD_CIPHERS:
+        return False
+    send = conn.send_packet
+
+    def send_packet(pkttype: int, *args: bytes, handler: Any = None) -> None:
+        if pkttype == MSG_IGNORE and args == (_EMPTY_STRING,):
+            return
+        send(pkttype, *args, handler=handler)
+
+    setattr(conn, "send_packet", send_packet)  # noqa: B010  (an instance attribute shadows the method)
+    return True
 
 
 @dataclass(slots=True)
@@ -201,6 +234,7 @@ class SshTransport:
                     else getattr(exc, "reason", None) or str(exc) or type(exc).__name__
                 )
                 raise Unreachable(f"{host.name}: cannot connect to {where}: {reason}") from None
+        drop_ignore_packets(conn)
         pooled = _Pooled(conn)
         holder["p"] = pooled
         self._pool[host.name] = pooled
