@@ -77,24 +77,33 @@ class AlertEngine:
         events: list[AlertEvent] = []
         host = sample.host
         self._last[host] = sample
+        active = False  # whether any of the host's alerts exists or was looked at: with none, nothing to inhibit
         for rule in self.rules_for(host):
             condition = rule.condition
             group = self._groups.get((rule.name, host), {})
             if condition.is_host_down:
-                self._observe(rule, host, None, None, now, events, holds=sample.status == "down")
+                down = sample.status == "down"
+                if group or down:  # with no alert yet and nothing holding, `_observe` would do nothing
+                    active = True
+                    self._observe(rule, host, None, None, now, events, holds=down)
                 continue
             if sample.status != "up":
                 for inst in group.values():
                     inst.inhibited = inst.resume = True
                     inst.updated = now
+                active = active or bool(group)
                 continue
             for inst in group.values():
                 inst.inhibited = inst.inhibited_by is not None
             if not condition.is_filesystem:
                 value = condition.host_value(sample)
-                if value is not None:
+                # The common case on a healthy fleet, decided without building the alert's key: no alert yet and
+                # the condition does not hold (what `_observe` would find, the long way).
+                if value is not None and (group or rule.holds(value, False)):
+                    active = True
                     self._observe(rule, host, None, value, now, events)
                 continue
+            active = True
             if not sample.filesystems:
                 continue  # no filesystem report yet: nothing is known
             covered = condition.filesystems(sample)
@@ -106,8 +115,10 @@ class AlertEngine:
             for mount in [m for m in group if m not in mounts]:
                 # The filesystem was unmounted (or no longer matches): its alert has nothing left to hold on to.
                 self._observe(rule, host, mount, None, now, events, holds=False)
-        self._inhibit(host, sample.status != "up", now, events)
-        events.extend(self._settle(host, now))
+        if active:
+            self._inhibit(host, sample.status != "up", now, events)
+        if self._flaps:
+            events.extend(self._settle(host, now))
         return events
 
     def _inhibit(self, host: str, held: bool, now: float, events: list[AlertEvent]) -> None:
