@@ -229,12 +229,12 @@ class HealthCollector:
         return f"{host.name}: {detail}" + (f" ({said})" if said else "")
 
     def _check_silence(self, now: float) -> None:
-        """Report hosts whose oldest request is unanswered for `stale_after_s` as stale (once per interval),
-        and give up on those silent for `down_after_s`.
+        """Report silent hosts as stale once per interval, and give up on those silent for `down_after_s`.
 
-        Silence counts from the oldest unanswered request, so a host is never blamed for a request this
-        process sent late. One pass over every open channel each time the ticker fires a slot (a few times a
-        second) replaces a timer per host: with 200 hosts those timers woke the event loop 33 times a second.
+        A host is silent once its oldest request has gone unanswered for `stale_after_s`; counting from the
+        oldest unanswered request, a host is never blamed for a request this process sent late. One pass over
+        every open channel each time the ticker fires a slot (a few times a second) replaces a timer per host:
+        with 200 hosts those timers woke the event loop 33 times a second.
         """
         settings = self.settings
         for reader, watch in list(self._watches.items()):
