@@ -20,9 +20,10 @@ from fleetdeck.core.health.frames import (
     FrameError,
     FrameSplitter,
     SampleBuilder,
+    per_core_percents,
     read_samples,
 )
-from fleetdeck.core.health.proc_parse import ProbeParseError
+from fleetdeck.core.health.proc_parse import CpuStat, CpuTimes, ProbeParseError, parse_stat
 
 CASES = Path(__file__).parent / "data" / "proc"
 SECTIONS = ("uptime", "stat", "procs", "meminfo", "loadavg", "netdev", "diskstats", "kernel", "osrelease", "df", "dfi")
@@ -390,3 +391,29 @@ async def test_read_samples_yields_samples_and_errors_until_eof() -> None:
     assert not isinstance(third, (FrameError, ProbeParseError))
     assert third.host == "web01" and third.net_rx_bps == pytest.approx(1000.0)
     assert str(got[4]) == "probe frame 4 dropped: the stream ended inside frame 4 (no @@END)"
+
+
+def test_per_core_percents_floor_each_column_and_match_the_column_by_column_rule() -> None:
+    def reference(b: CpuTimes, a: CpuTimes) -> float:
+        deltas = [max(0, x - y) for x, y in zip(a, b, strict=True)]
+        total = sum(deltas)
+        return 100.0 * (total - deltas[3] - deltas[4]) / total if total else 0.0
+
+    before = [CpuTimes(100 * i, 5, 50, 1000, 40, 3, 2, 1) for i in range(64)]
+    after = [CpuTimes(100 * i + i, 5, 50 + 2 * i, 1000 + 70, 40 + 5, 3, 2, 1) for i in range(64)]
+    after[7] = before[7]._replace(idle=before[7].idle + 10, iowait=before[7].iowait - 30)  # iowait stepped back
+    after[9] = before[9]  # no time passed on that core
+
+    def stat(cores: list[CpuTimes]) -> CpuStat:
+        return CpuStat(total=cores[0], per_core=tuple(cores), columns=8)
+
+    got = per_core_percents(stat(before), stat(after))
+    assert got == pytest.approx([reference(b, a) for b, a in zip(before, after, strict=True)])
+    assert got[7] == 0.0 and got[9] == 0.0 and all(0.0 <= v <= 100.0 for v in got)
+    assert per_core_percents(stat(before), stat(after[:63])) == ()  # a core went offline: no honest numbers
+
+
+def test_stat_lines_with_fewer_than_eight_columns_read_the_rest_as_zero() -> None:
+    stat = parse_stat("cpu  1 2 3 4 5\ncpu0 1 2 3 4\ncpu1 9 8 7 6 5 4 3 2 1 0\n")
+    assert stat.total == CpuTimes(1, 2, 3, 4, 5, 0, 0, 0) and stat.columns == 5
+    assert stat.per_core == (CpuTimes(1, 2, 3, 4), CpuTimes(9, 8, 7, 6, 5, 4, 3, 2))

@@ -247,7 +247,7 @@ def parse_stat(text: str) -> CpuStat:
             values = _ints(fields[1:]) or [_int("stat", f"{key} column {i + 1}", v) for i, v in enumerate(fields[1:])]
             if len(values) < 4:
                 raise ProbeParseError(f"stat: {key} line has {len(values)} time columns, expected at least 4")
-            times = CpuTimes(*values[:8])
+            times = CpuTimes._make(values[:8]) if len(values) >= 8 else CpuTimes(*values)
             if key == "cpu":
                 total, columns = times, len(values)
             else:
