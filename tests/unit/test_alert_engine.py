@@ -262,6 +262,39 @@ def test_filesystem_rules_make_one_alert_per_mount() -> None:
     assert set(states(engine)) == {"Full@web01:/", "Root@web01:/", "Inodes@web01:/"}
 
 
+def test_a_host_is_followed_until_its_last_alert_ends_and_then_starts_afresh() -> None:
+    """Hosts without alerts are judged the short way; the count behind that must follow adds and removes."""
+    engine = AlertEngine(
+        config(
+            '[[rules]]\nname = "Full"\nexpr = "disk_used_pct > 90"\nfor = "1m"\n'
+            '[[rules]]\nname = "Hot"\nexpr = "cpu_pct > 85"\nclear_below = 70\n'
+        )
+    )
+    both = sample(cpu_pct=90, filesystems=(fs("/", 95), fs("/data", 95)))
+    assert len(changes(engine.evaluate(both, now=0))) == 3
+    assert changes(engine.evaluate(sample("db01", cpu_pct=95), now=0)) == [("Hot@db01", "inactive", "firing")]
+    # One mount recovers, then the other; the CPU alert holds inside its hysteresis band until it drops below 70.
+    one = sample(cpu_pct=75, filesystems=(fs("/", 95), fs("/data", 10)))
+    assert changes(engine.evaluate(one, now=10)) == [("Full@web01:/data", "pending", "inactive")]
+    calm = sample(cpu_pct=75, filesystems=(fs("/", 10), fs("/data", 10)))
+    assert changes(engine.evaluate(calm, now=20)) == [("Full@web01:/", "pending", "inactive")]
+    assert states(engine) == {"Hot@web01": "firing", "Hot@db01": "firing"}
+    assert changes(engine.evaluate(sample(cpu_pct=60, filesystems=calm.filesystems), now=30)) == [
+        ("Hot@web01", "firing", "resolved")
+    ]
+    assert states(engine) == {"Hot@db01": "firing"}
+    assert engine.evaluate(sample(cpu_pct=60, filesystems=calm.filesystems), now=40) == []
+    # With nothing left on the host, a new breach starts a new alert with its own clock.
+    assert changes(engine.evaluate(sample(filesystems=(fs("/data", 99),)), now=50)) == [
+        ("Full@web01:/data", "inactive", "pending")
+    ]
+    assert changes(engine.evaluate(sample(filesystems=(fs("/data", 99),)), now=110)) == [
+        ("Full@web01:/data", "pending", "firing")
+    ]
+    assert changes(engine.evaluate(sample("db01", cpu_pct=10), now=110)) == [("Hot@db01", "firing", "resolved")]
+    assert engine.evaluate(sample("db01", "down"), now=120) == []
+
+
 def test_silences_mark_alerts_and_stop_notifications_until_they_expire() -> None:
     engine = AlertEngine(config(CPU))
     engine.silences = [

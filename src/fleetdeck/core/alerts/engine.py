@@ -64,6 +64,8 @@ class AlertEngine:
         self.silences: list[Silence] = []
         self._instances: dict[str, Instance] = {}
         self._groups: dict[tuple[str, str], dict[str | None, Instance]] = {}
+        self._alerting: dict[str, int] = {}
+        """How many alerts each host has; a host without any takes the quick way through `evaluate`."""
         self._flaps: dict[str, FlapTracker] = {}
         self._host_rules: dict[str, tuple[Rule, ...]] = {}
         self._selected: dict[str, frozenset[str]] = {}
@@ -77,6 +79,9 @@ class AlertEngine:
         events: list[AlertEvent] = []
         host = sample.host
         self._last[host] = sample
+        if not self._alerting.get(host) and not _any_holds(self.rules_for(host), sample):
+            # A healthy host, the common case: no alert to move, none to start, nothing to inhibit.
+            return self._settle(host, now) if self._flaps else events
         active = False  # whether any of the host's alerts exists or was looked at: with none, nothing to inhibit
         for rule in self.rules_for(host):
             condition = rule.condition
@@ -103,18 +108,21 @@ class AlertEngine:
                     active = True
                     self._observe(rule, host, None, value, now, events)
                 continue
-            active = True
             if not sample.filesystems:
+                active = active or bool(group)
                 continue  # no filesystem report yet: nothing is known
             covered = condition.filesystems(sample)
             for fs in covered:
                 value = condition.fs_value(fs)
-                if value is not None:
+                if value is not None and (fs.mount in group or rule.holds(value, False)):
+                    active = True
                     self._observe(rule, host, fs.mount, value, now, events)
-            mounts = {fs.mount for fs in covered}
-            for mount in [m for m in group if m not in mounts]:
-                # The filesystem was unmounted (or no longer matches): its alert has nothing left to hold on to.
-                self._observe(rule, host, mount, None, now, events, holds=False)
+            if group:
+                active = True
+                mounts = {fs.mount for fs in covered}
+                for mount in [m for m in group if m not in mounts]:
+                    # The filesystem was unmounted (or no longer matches): its alert has nothing left to hold on to.
+                    self._observe(rule, host, mount, None, now, events, holds=False)
         if active:
             self._inhibit(host, sample.status != "up", now, events)
         if self._flaps:
@@ -276,11 +284,18 @@ class AlertEngine:
     # -- bookkeeping ---------------------------------------------------------------------------------------------
 
     def _add(self, inst: Instance) -> None:
+        if inst.key not in self._instances:
+            self._alerting[inst.host] = self._alerting.get(inst.host, 0) + 1
         self._instances[inst.key] = inst
         self._groups.setdefault((inst.rule.name, inst.host), {})[inst.mount] = inst
 
     def _remove(self, inst: Instance) -> None:
-        self._instances.pop(inst.key, None)
+        if self._instances.pop(inst.key, None) is not None:
+            left = self._alerting[inst.host] - 1
+            if left:
+                self._alerting[inst.host] = left
+            else:
+                del self._alerting[inst.host]
         group = self._groups.get((inst.rule.name, inst.host))
         if group is not None:
             group.pop(inst.mount, None)
@@ -437,3 +452,25 @@ def _resolved_from_record(rec: AlertRecord, now: float, silences: Sequence[Silen
         inhibited=rec.inhibited,
         inhibited_by=rec.inhibited_by,
     )
+
+
+def _any_holds(rules: Sequence[Rule], sample: HealthSample) -> bool:
+    """Whether any rule's condition holds on ``sample`` for an alert that does not exist yet."""
+    up = sample.status == "up"
+    for rule in rules:
+        condition = rule.condition
+        if condition.is_host_down:
+            if sample.status == "down":
+                return True
+        elif not up:
+            continue  # a stale or down host's metrics start nothing
+        elif not condition.is_filesystem:
+            value = condition.host_value(sample)
+            if value is not None and rule.holds(value, False):
+                return True
+        else:
+            for fs in condition.filesystems(sample):
+                value = condition.fs_value(fs)
+                if value is not None and rule.holds(value, False):
+                    return True
+    return False
