@@ -324,7 +324,7 @@ async def test_the_detail_pane_follows_the_cursor() -> None:
         text = detail_text(pilot)
 
         assert pane.border_title == "web-2" and pane.border_subtitle == "web-2.example.net · @web"
-        assert "state up · uptime 3d 4h · 212 procs · sampled 0s ago" in text
+        assert "state up · uptime 3d 4h · 212 procs\n" in text, "a fresh sample's age is not shown"
         assert "os    Debian GNU/Linux 12 (bookworm) · kernel 6.1.0-18-amd64" in text
         assert "cpu    93%   user 25%  system 10%  iowait 2%  steal 0%" in text
         assert "cores ▁▃▅▄▆██▁  busiest 93%" in text

@@ -36,8 +36,8 @@ DRAIN_S = 0.1
 APPLY_S = 1.0
 """Seconds between applying health to the table. Samples arrive every interval (2 s) per host, so with hundreds
 of hosts nearly every 10 Hz drain would change a visible row; once a second keeps every number within half a
-tick of its host and repaints each changed row once. The detail pane's "sampled … ago" moves on the same beat,
-so one repaint a second covers both."""
+tick of its host and repaints each changed row once. The detail pane's "sampled … ago" (shown for a stale or
+down host) moves on the same beat, so one repaint a second covers both."""
 
 GRAPHS: tuple[tuple[str, str, GraphKind], ...] = (
     ("cpu_pct", "cpu", "pct"),

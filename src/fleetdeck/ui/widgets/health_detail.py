@@ -40,8 +40,8 @@ class HealthDetail(Static):
     def show(self, sample: HealthSample | None, now: float, *, waiting_for: str | None = None) -> None:
         """Replace the pane's content; the screen is laid out again only when the number of lines changed.
 
-        The pane is redrawn every second for the sample's age, and a relayout of the whole screen costs many
-        times the redraw of one widget.
+        Unchanged content is not redrawn at all: a relayout of the whole screen costs many times the redraw
+        of one widget, and the redraw of this one (every line wrapped to the width) is among the dearest.
 
         Args:
             sample: The host's latest sample, or `None` when none has arrived yet.
@@ -63,17 +63,21 @@ def describe(sample: HealthSample | None, now: float, *, waiting_for: str | None
         if waiting_for is None:
             return Content.styled("No hosts to show.", "$muted")
         return Content.styled(f"Waiting for the first sample from {waiting_for}…", "$muted")
-    age = f"sampled {human_duration(now - sample.time)} ago"
+    # An `up` sample is fresh by definition (the collector marks a host stale once its samples stop), so its
+    # age is left out: the pane then changes only when the numbers do, not every second.
+    age: list[Part] = []
+    if sample.status != "up":
+        age = [_SEP, (f"sampled {human_duration(now - sample.time)} ago", "$muted")]
     state: list[Part] = [_label("state"), (sample.status, _STATUS_STYLE[sample.status])]
     if sample.reason:
         state += [": ", sample.reason.removeprefix(f"{sample.host}: ")]  # the pane's title names the host
     if sample.status == "down":
-        return _lines([[*state, _SEP, (age, "$muted")]])
+        return _lines([[*state, *age]])
     if sample.uptime_s is not None:
         state += [_SEP, ("uptime ", "$muted"), human_duration(sample.uptime_s)]
     if sample.procs:
         state += [_SEP, str(sample.procs), (" procs", "$muted")]
-    state += [_SEP, (age, "$muted")]
+    state += age
     system: list[Part] = [_label("os"), sample.os_name or MISSING]
     if sample.kernel:
         system += [_SEP, ("kernel ", "$muted"), sample.kernel]
