@@ -54,3 +54,35 @@ async def test_the_ring_hands_over_only_what_the_reader_has_not_seen() -> None:
     assert set(kinds) == {"out"}
     assert host.texts_after(25) == ([], [], 0)
     assert host.lines_after(20)[0][0].text == "20"
+
+
+class CountingLog(TailLog):
+    """Counts how often its style is worked out (it walks every ancestor to blend their backgrounds)."""
+
+    asked = 0
+
+    @property
+    def rich_style(self):  # type: ignore[no-untyped-def]
+        CountingLog.asked += 1
+        return super().rich_style
+
+
+class CountingApp(LogApp):
+    def compose(self) -> ComposeResult:
+        yield CountingLog(max_lines=100)
+
+
+async def test_a_repaint_works_out_the_style_once_not_per_row_and_rows_keep_their_kind() -> None:
+    async with CountingApp().run_test(size=(60, 12)) as pilot:
+        log = pilot.app.query_one(CountingLog)
+        log.extend([f"line {i}" for i in range(40)], ["err" if i % 2 else "out" for i in range(40)])
+        await pilot.pause()
+        CountingLog.asked = 0
+        log.refresh()  # every row drawn again
+        strips = log.render_lines(log.region.reset_offset)
+        assert CountingLog.asked == 1
+        rows = [strip.text.rstrip() for strip in strips]
+        assert rows[-1] == "line 39" and len(rows) == log.size.height
+        err, out = (next(iter(strips[-k])).style for k in (1, 2))
+        assert err is not None and out is not None and err != out
+        assert log.render_line(0).text.startswith(rows[0])  # a row drawn on its own still works

@@ -20,7 +20,7 @@ from rich.segment import Segment
 from rich.style import Style
 from rich.text import Text
 from textual import events
-from textual.geometry import Size
+from textual.geometry import Offset, Region, Size
 from textual.message import Message
 from textual.reactive import reactive
 from textual.scroll_view import ScrollView
@@ -63,6 +63,9 @@ class _StripCache:
     def clear(self) -> None:
         self._lines.clear()
 
+
+_RenderPass = tuple[Style, Offset, int, dict[LineKind, Style]]
+"""The widget's style, scroll offset, content width and line styles by kind, fixed for one repaint."""
 
 _KIND_CLASSES: dict[LineKind, str] = {
     "out": "",
@@ -174,6 +177,7 @@ class TailLog(ScrollView, can_focus=True):
         self._cache = _StripCache(STRIP_CACHE_SIZE)
         self._styles: dict[str, Style] = {}
         self._programmatic = False
+        self._pass: _RenderPass | None = None
         self.set_reactive(TailLog.following, follow)
 
     # -- content ---------------------------------------------------------------------------------------------
@@ -402,12 +406,22 @@ class TailLog(ScrollView, can_focus=True):
         self._styles.clear()
         self._cache.clear()
 
+    def render_lines(self, crop: Region) -> list[Strip]:
+        """The rows in `crop`, with the widget's style and geometry worked out once for all of them.
+
+        `rich_style` walks the ancestors to blend their backgrounds: asked once per row (and again per new
+        line's strip) it was half the cost of repainting a flooding host's tail.
+        """
+        self._pass = self._new_pass()
+        try:
+            return super().render_lines(crop)
+        finally:
+            self._pass = None
+
     def render_line(self, y: int) -> Strip:
         """One visible row."""
-        scroll_x, scroll_y = self.scroll_offset
-        width = self.scrollable_content_region.width
+        base, (scroll_x, scroll_y), width, _ = self._pass or self._new_pass()
         row = scroll_y + y
-        base = self.rich_style
         if self.wrap:
             if row >= len(self._rows):
                 return Strip.blank(width, base)
@@ -432,7 +446,10 @@ class TailLog(ScrollView, can_focus=True):
         if cached is not None:
             return cached
         line = self._line(index)
-        style = self.rich_style + self._kind_style(line.kind)
+        base, _, _, styles = self._pass or self._new_pass()
+        style = styles.get(line.kind)
+        if style is None:
+            style = styles[line.kind] = base + self._kind_style(line.kind)
         pattern = self._pattern
         spans = list(pattern.finditer(line.text)) if pattern is not None and line.text else []
         if not spans:
@@ -447,6 +464,10 @@ class TailLog(ScrollView, can_focus=True):
         if not is_pending:
             self._cache[key] = strip
         return strip
+
+    def _new_pass(self) -> _RenderPass:
+        """What `render_lines` works out once, for a row drawn outside it."""
+        return (self.rich_style, self.scroll_offset, self.scrollable_content_region.width, {})
 
     def _kind_style(self, kind: LineKind) -> Style:
         name = _KIND_CLASSES[kind]
