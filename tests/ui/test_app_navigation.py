@@ -6,6 +6,7 @@ import shutil
 from pathlib import Path
 
 import pytest
+from textual.css.stylesheet import Stylesheet
 from textual.widgets import DataTable
 
 from fleetdeck.core.config import load_config
@@ -39,6 +40,34 @@ async def test_keys_open_each_screen_and_escape_returns(tmp_path: Path, monkeypa
                 await pilot.press("escape")
                 await pilot.pause()
             assert not isinstance(app.screen, screen), key
+
+
+async def test_opening_a_screen_the_first_time_does_not_parse_every_stylesheet_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each screen's stylesheet is read at start: a first push would otherwise reparse and restyle everything."""
+    monkeypatch.setenv("FLEETDECK_STATE", str(tmp_path / "state"))
+    app = make_app(tmp_path)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        reparsed: list[str] = []
+        original = Stylesheet.reparse
+
+        def spy(self: Stylesheet) -> None:
+            reparsed.append(type(app.screen).__name__)
+            original(self)
+
+        monkeypatch.setattr(Stylesheet, "reparse", spy)
+        for key in ("t", "r", "h", "A", "J", "x"):
+            await pilot.press(key)
+            await pilot.pause()
+            assert type(app.screen).__name__ != "DashboardScreen", key
+            await pilot.press("escape")
+            await pilot.pause()
+            if isinstance(app.screen, TasksScreen):  # the picker's search box takes the first Esc
+                await pilot.press("escape")
+                await pilot.pause()
+        assert reparsed == []
 
 
 async def test_help_lists_keys_with_binding_ids(tmp_path: Path) -> None:
