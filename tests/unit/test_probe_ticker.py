@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import math
 from typing import Any, cast
 
 import asyncssh
@@ -15,7 +16,7 @@ import pytest
 
 from fleetdeck.core.health.collector import CollectorSettings, HealthCollector
 from fleetdeck.core.health.probe_session import REQUEST, REQUESTS_OUTSTANDING, ProbeReader
-from fleetdeck.core.health.probe_ticker import ProbeTicker
+from fleetdeck.core.health.probe_ticker import MIN_SLOT_S, SLOT_HOSTS, ProbeTicker
 from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.inventory import Host
 
@@ -164,6 +165,66 @@ async def test_the_ticker_runs_on_a_grid_and_asks_each_host_once_per_interval() 
             await task
     counts = [len(channel.written) for _, channel, *_ in probes]
     assert all(2 <= count <= 4 for count in counts), counts  # 1.3 s at 0.4 s, the first ask after 0.2 s
+
+
+async def test_a_big_fleet_gets_more_slots_of_at_most_slot_hosts_each_while_they_stay_apart() -> None:
+    ticker = ProbeTicker(interval_s=2.0, again_after_s=6.0)
+    for i in range(8 * SLOT_HOSTS):
+        ticker.add(reader(f"h{i}")[0])
+    assert [len(slot) for slot in ticker.slots] == [SLOT_HOSTS] * 8
+    for i in range(8 * SLOT_HOSTS, 500):
+        ticker.add(reader(f"h{i}")[0])
+    assert len(ticker.slots) == 20 and max(len(slot) for slot in ticker.slots) == SLOT_HOSTS
+    assert sum(len(slot) for slot in ticker.slots) == len(ticker) == 500
+    # A short interval cannot fit more slots MIN_SLOT_S apart: they grow fuller instead.
+    short = ProbeTicker(interval_s=0.4, again_after_s=6.0, slot_s=0.1)
+    for i in range(500):
+        short.add(reader(f"h{i}")[0])
+    assert len(short.slots) == round(0.4 / MIN_SLOT_S) and sorted({len(slot) for slot in short.slots}) == [62, 63]
+
+
+async def test_slots_opened_while_running_keep_every_host_asked_once_per_interval() -> None:
+    ticker = ProbeTicker(interval_s=0.4, again_after_s=6.0, slot_s=0.1)
+    probes = [reader(f"h{i}") for i in range(5 * SLOT_HOSTS)]
+    answered: dict[str, int] = {}
+
+    def join(batch: list[tuple[ProbeReader, Channel, list[HealthSample], list[str]]]) -> None:
+        for probe, *_ in batch:
+            answer(probe, 1)
+            answered[probe.host] = 1
+            ticker.add(probe)
+
+    def reply_to_requests() -> None:
+        for probe, channel, *_ in probes:
+            while probe.host in answered and len(channel.written) >= answered[probe.host]:
+                answered[probe.host] += 1
+                answer(probe, answered[probe.host])
+
+    join(probes[: 3 * SLOT_HOSTS])
+    assert len(ticker.slots) == 4
+    loop = asyncio.get_running_loop()
+    began = loop.time()
+    task = asyncio.ensure_future(ticker.run())
+    try:
+        for step in range(34):
+            if step == 8:
+                joined = loop.time()
+                join(probes[3 * SLOT_HOSTS :])  # two more slots' worth, while the ticker runs
+                assert len(ticker.slots) == 5
+            await asyncio.sleep(0.05)
+            reply_to_requests()
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    ended = loop.time()
+    for since, batch in ((began, probes[: 3 * SLOT_HOSTS]), (joined, probes[3 * SLOT_HOSTS :])):
+        # Once per 0.4 s interval, the first ask 0.2-0.6 s after joining (half an interval, then its slot's turn):
+        # none skipped when the grid changed under it, and one more at most, as the change moved slots earlier.
+        most = math.floor((ended - since - 0.2) / 0.4) + 2
+        least = math.floor((ended - since - 0.6) / 0.4) + 1
+        counts = sorted(len(channel.written) for _, channel, *_ in batch)
+        assert least <= counts[0] and counts[-1] <= most, (least, most, counts)
 
 
 def test_slots_last_about_a_quarter_second_and_are_never_more_than_eight() -> None:

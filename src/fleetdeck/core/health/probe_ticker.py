@@ -24,7 +24,15 @@ SLOT_S = 0.25
 """About how long one slot lasts: an interval of 2 s has 8 slots, so 200 hosts are asked 25 at a time."""
 
 MAX_SLOTS = 8
-"""Slots per interval at most, so a long interval (a minute, ten) still asks its hosts in groups."""
+"""Slots per interval at start at most, so a long interval (a minute, ten) still asks its hosts in groups."""
+
+SLOT_HOSTS = 25
+"""Hosts a slot takes before the ticker opens another one: with 500 hosts at 2 s, 20 slots of 25 rather than
+8 of 62, so the frames that come back together (and a key pressed meanwhile waits behind) stay a group of the
+size measured best above."""
+
+MIN_SLOT_S = 0.05
+"""Slots opened for more hosts are never closer together than this."""
 
 JOIN_GAP = 0.5
 """A host that joined (and sent its first frame unasked) waits this fraction of an interval before its
@@ -57,14 +65,22 @@ class ProbeTicker:
         count = max(1, min(MAX_SLOTS, round(interval_s / slot_s)))
         self.slots: list[dict[ProbeReader, None]] = [{} for _ in range(count)]
         """The readers of each slot, in the order they joined."""
+        self._max_slots = max(count, math.floor(interval_s / MIN_SLOT_S))
         self._slot_of: dict[ProbeReader, int] = {}
         self._on_fired = on_fired
 
     def add(self, reader: ProbeReader) -> None:
-        """Start asking `reader`, in the slot with the fewest hosts (the earliest of equals)."""
+        """Start asking `reader`, in the slot with the fewest hosts (the earliest of equals).
+
+        When every slot already has `SLOT_HOSTS`, a new slot is opened for it instead (while slots stay at
+        least `MIN_SLOT_S` apart); the running ticker spreads its grid over the new count from its next slot.
+        """
         if reader in self._slot_of:
             return
         index = min(range(len(self.slots)), key=lambda i: len(self.slots[i]))
+        if len(self.slots[index]) >= SLOT_HOSTS and len(self.slots) < self._max_slots:
+            index = len(self.slots)
+            self.slots.append({})
         self.slots[index][reader] = None
         self._slot_of[reader] = index
 
@@ -98,6 +114,12 @@ class ProbeTicker:
         start = time.monotonic()
         step = 0
         while True:
+            if len(self.slots) != count:
+                # Slots were opened for more hosts: a finer grid from the same origin, so the existing slots
+                # move a little earlier in the interval (less than half of it: nobody is skipped as asked too soon).
+                count = len(self.slots)
+                slot_s = self.interval_s / count
+                step = math.ceil((time.monotonic() - start) / slot_s)
             delay = start + step * slot_s - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(delay)
