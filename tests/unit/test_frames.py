@@ -16,6 +16,7 @@ import pytest
 
 from fleetdeck.core.health.frames import (
     MAX_SECTION_BYTES,
+    WAIT_FOR_FRAME_BYTES,
     Frame,
     FrameError,
     FrameSplitter,
@@ -185,6 +186,46 @@ def test_end_of_stream_inside_a_frame_is_reported() -> None:
     assert splitter.feed(encode(1, 100, fast())[:50]) == []
     assert [str(e) for e in splitter.close()] == ["probe frame 1 dropped: the stream ended inside frame 1 (no @@END)"]
     assert splitter.close() == []
+
+
+def test_a_frame_in_pieces_is_cut_whole_once_its_trailer_arrives(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A frame larger than a packet waits for its rest instead of going through the line-by-line machine."""
+    lines: list[bytes] = []
+    original = FrameSplitter._line
+
+    def spy(self: FrameSplitter, line: bytes, out: list[Frame | FrameError]) -> None:
+        lines.append(line)
+        original(self, line, out)
+
+    monkeypatch.setattr(FrameSplitter, "_line", spy)
+    whole = encode(1, 100, fast()) + encode(2, 102, fast())
+    splitter = FrameSplitter()
+    got: list[Frame | FrameError] = []
+    at = 0
+    for cut in (40, 41, len(whole) // 2 - 3, len(whole) // 2 + 5, len(whole) - 1, len(whole)):  # trailer's newline last
+        got += splitter.feed(whole[at:cut])
+        at = cut
+    assert got == FrameSplitter().feed(whole) and [f.tick for f in got if isinstance(f, Frame)] == [1, 2]
+    assert lines == [], "no line went the slow way"
+
+    # Past WAIT_FOR_FRAME_BYTES the line-by-line machine takes over (and keeps its limits): nothing waits unbounded.
+    big = encode(3, 104, {**fast(), "big": "x" * 60 + "\n" + ("y" * 60 + "\n") * 2000})
+    half = WAIT_FOR_FRAME_BYTES + 100
+    assert len(big) > half
+    splitter = FrameSplitter()
+    got = splitter.feed(big[:half]) + splitter.feed(big[half:])
+    (frame,) = got
+    assert isinstance(frame, Frame) and frame.sections["big"].count("\n") == 2001
+    assert len(lines) > 2000
+
+
+def test_a_frame_cut_short_is_reported_at_the_end_with_what_was_wrong_in_it() -> None:
+    splitter = FrameSplitter()
+    broken = b"@@FD1 7 100\nno section yet\n@@uptime\n1.0 2.0\n"
+    assert splitter.feed(broken) == []
+    assert [str(e) for e in splitter.close()] == [
+        "probe frame 7 dropped: data before the first section: 'no section yet'"
+    ]
 
 
 def test_end_of_stream_after_junk_without_newline_is_reported() -> None:

@@ -43,6 +43,9 @@ MAX_SECTION_BYTES = 1 << 20
 MAX_SECTIONS = 32
 """More sections than this in one frame is not the probe talking; the frame is dropped."""
 
+WAIT_FOR_FRAME_BYTES = 64 << 10
+"""The first part of a frame is kept whole, awaiting its trailer, up to this size (frames are a few KiB)."""
+
 HEADER = b"@@FD1 "
 """The frame header prefix; the `1` is the protocol version."""
 
@@ -128,6 +131,18 @@ class FrameSplitter:
         start = 0
         if self._frame is None and not self._discarding_line:
             start = self._whole_frames(out)
+            if self._rest_to_come(start):
+                del self._buffer[:start]
+                return out
+        self._lines(start, out)
+        if len(self._buffer) > MAX_SECTION_BYTES:
+            self._fail(f"a line of more than {MAX_SECTION_BYTES} bytes", out.append)
+            self._buffer.clear()
+            self._discarding_line = True
+        return out
+
+    def _lines(self, start: int, out: list[Frame | FrameError]) -> None:
+        """Feed the buffer's complete lines from `start` to the state machine and drop them from the buffer."""
         while True:
             end = self._buffer.find(b"\n", start)
             if end < 0:
@@ -139,11 +154,19 @@ class FrameSplitter:
                 continue
             self._line(line[:-1] if line.endswith(b"\r") else line, out)
         del self._buffer[:start]
-        if len(self._buffer) > MAX_SECTION_BYTES:
-            self._fail(f"a line of more than {MAX_SECTION_BYTES} bytes", out.append)
-            self._buffer.clear()
-            self._discarding_line = True
-        return out
+
+    def _rest_to_come(self, start: int) -> bool:
+        """Whether the buffer from `start` is the first part of a frame: a header, and no complete trailer yet.
+
+        A frame larger than a packet (a `df` tick, a many-core host) arrives in pieces; waiting for its trailer
+        lets `_whole_frames` cut it in one piece instead of sending every line through `_line`. Past
+        `WAIT_FOR_FRAME_BYTES` the line-by-line machine takes over, with its limits and its reports.
+        """
+        buffer = self._buffer
+        if not buffer.startswith(HEADER, start) or len(buffer) - start > WAIT_FOR_FRAME_BYTES:
+            return False
+        trailer = buffer.find(b"\n@@END ", start)
+        return trailer < 0 or buffer.find(b"\n", trailer + 1) < 0
 
     def _whole_frames(self, out: list[Frame | FrameError]) -> int:
         """Take complete, clean frames off the front of the buffer in one piece each.
@@ -204,6 +227,12 @@ class FrameSplitter:
             An error if the stream stopped inside a frame or left unterminated output, else nothing.
         """
         errors: list[FrameError] = []
+        if self._frame is None and self._buffer.startswith(HEADER):
+            # A frame's first part, kept whole while its rest was awaited: run it through the machine to say where
+            # it stopped, and what was wrong with it on the way.
+            found: list[Frame | FrameError] = []
+            self._lines(0, found)
+            errors += [e for e in found if isinstance(e, FrameError)]
         if self._frame is not None:
             self._fail(f"the stream ended inside frame {self._frame.tick} (no @@END)", errors.append)
         elif self._buffer.strip() and not self._quiet and not self._discarding_line:
