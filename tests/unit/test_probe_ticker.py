@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+from collections.abc import Callable
 from typing import Any, cast
 
 import asyncssh
@@ -53,6 +54,19 @@ def answer(probe: ProbeReader, tick: int) -> None:
     frame = FRAME.replace(b"FD1 1 ", b"FD1 %d " % tick).replace(b"END 1", b"END %d" % tick)
     frame = frame.replace(b"100.00 50.00", b"%d.00 50.00" % (100 + tick))
     probe.data_received(frame, cast(asyncssh.DataType, None))
+
+
+async def tick_for(ticker: ProbeTicker, steps: int, each_step: Callable[[int], None]) -> None:
+    """Run the ticker through `steps` sleeps of 0.05 s, calling `each_step` with the step after each, then stop it."""
+    task = asyncio.ensure_future(ticker.run())
+    try:
+        for step in range(steps):
+            await asyncio.sleep(0.05)
+            each_step(step)
+    finally:
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
 
 
 async def test_the_first_frame_answers_the_start_and_later_ones_need_a_request() -> None:
@@ -154,15 +168,7 @@ async def test_the_ticker_runs_on_a_grid_and_asks_each_host_once_per_interval() 
                 answered[probe.host] += 1
                 answer(probe, answered[probe.host])
 
-    task = asyncio.ensure_future(ticker.run())
-    try:
-        for _ in range(26):
-            await asyncio.sleep(0.05)
-            reply_to_requests()
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    await tick_for(ticker, 26, lambda _: reply_to_requests())
     counts = [len(channel.written) for _, channel, *_ in probes]
     assert all(2 <= count <= 4 for count in counts), counts  # 1.3 s at 0.4 s, the first ask after 0.2 s
 
@@ -203,20 +209,17 @@ async def test_slots_opened_while_running_keep_every_host_asked_once_per_interva
     join(probes[: 3 * SLOT_HOSTS])
     assert len(ticker.slots) == 4
     loop = asyncio.get_running_loop()
-    began = loop.time()
-    task = asyncio.ensure_future(ticker.run())
-    try:
-        for step in range(34):
-            if step == 8:
-                joined = loop.time()
-                join(probes[3 * SLOT_HOSTS :])  # two more slots' worth, while the ticker runs
-                assert len(ticker.slots) == 5
-            await asyncio.sleep(0.05)
-            reply_to_requests()
-    finally:
-        task.cancel()
-        with pytest.raises(asyncio.CancelledError):
-            await task
+    began = joined = loop.time()
+
+    def each_step(step: int) -> None:
+        nonlocal joined
+        if step == 7:
+            joined = loop.time()
+            join(probes[3 * SLOT_HOSTS :])  # two more slots' worth, while the ticker runs
+            assert len(ticker.slots) == 5
+        reply_to_requests()
+
+    await tick_for(ticker, 34, each_step)
     ended = loop.time()
     for since, batch in ((began, probes[: 3 * SLOT_HOSTS]), (joined, probes[3 * SLOT_HOSTS :])):
         # Once per 0.4 s interval, the first ask 0.2-0.6 s after joining (half an interval, then its slot's turn):
