@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fleetdeck.ui.gc_pacer import FORCE_AFTER, OLDEST_THRESHOLD, GcPacer
+from fleetdeck.ui.gc_pacer import FORCE_AFTER, LULL_S, OLDEST_THRESHOLD, GcPacer
 
 
 class Clock:
@@ -98,3 +98,27 @@ def test_engage_makes_automatic_full_passes_rare_until_release(clock: Clock) -> 
     assert gc.get_threshold() == (before[0], before[1], OLDEST_THRESHOLD)
     pacer.release()
     assert gc.get_threshold() == before
+
+
+def test_a_swollen_frozen_heap_is_collected_at_a_short_lull_not_while_typing(clock: Clock) -> None:
+    class Node:
+        def __init__(self) -> None:
+            self.me = self
+
+    pacer = GcPacer(freeze_every_s=20, full_every_s=300, idle_s=3, frozen_growth=5000, clock=clock)
+    nodes = [Node() for _ in range(10_000)]
+    gc.collect()
+    clock.now += 20
+    pacer.last_input = clock.now  # typing
+    assert pacer.tick() == "freeze"  # the cycles are frozen with everything else
+    del nodes
+    clock.now += 1
+    pacer.last_input = clock.now - 0.2
+    assert pacer.tick() is None, "still typing: no pause for a full collection"
+    clock.now += 1
+    pacer.last_input = clock.now - LULL_S
+    assert pacer.tick() == "full", "long before full_every_s, since the frozen heap grew by more than frozen_growth"
+    assert sum(1 for obj in _frozen_and_tracked() if type(obj) is Node) == 0
+    clock.now += 1
+    pacer.last_input = clock.now - 10
+    assert pacer.tick() is None, "the heap's new size is the baseline"
