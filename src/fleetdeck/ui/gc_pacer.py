@@ -71,7 +71,9 @@ class GcPacer:
         self._full_every = full_every_s
         self._idle = idle_s
         self._frozen_growth = frozen_growth
-        self._frozen_after_full = gc.get_freeze_count()
+        self._frozen_after_full: int | None = None
+        """The frozen heap's size after the last full collection, or after the first freeze (start-up's live
+        objects are no reason to collect)."""
         self._clock = clock
         now = clock()
         self._frozen_at = float("-inf")
@@ -93,7 +95,8 @@ class GcPacer:
         since_full = now - self._full_at
         quiet = now - self.last_input
         due = since_full >= self._full_every and (quiet >= self._idle or since_full >= self._full_every * FORCE_AFTER)
-        swollen = gc.get_freeze_count() - self._frozen_after_full > self._frozen_growth and quiet >= LULL_S
+        baseline = self._frozen_after_full
+        swollen = baseline is not None and gc.get_freeze_count() - baseline > self._frozen_growth and quiet >= LULL_S
         if due or swollen:
             gc.unfreeze()
             gc.collect()
@@ -109,6 +112,8 @@ class GcPacer:
             gc.collect(1)
             gc.freeze()
             self._frozen_at = now
+            if self._frozen_after_full is None:
+                self._frozen_after_full = gc.get_freeze_count()
             return "freeze"
         return None
 
