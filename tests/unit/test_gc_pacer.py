@@ -100,29 +100,40 @@ def test_engage_makes_automatic_full_passes_rare_until_release(clock: Clock) -> 
     assert gc.get_threshold() == before
 
 
-def test_a_swollen_frozen_heap_is_collected_at_a_short_lull_not_while_typing(clock: Clock) -> None:
+def test_grown_memory_is_collected_at_a_short_lull_not_while_typing(clock: Clock) -> None:
     class Node:
         def __init__(self) -> None:
             self.me = self
 
-    pacer = GcPacer(freeze_every_s=20, full_every_s=300, idle_s=3, frozen_growth=5000, clock=clock)
+    resident = [400 << 20]  # start-up's size, whatever it is, is not growth
+    pacer = GcPacer(
+        freeze_every_s=20, full_every_s=300, idle_s=3, rss_growth=16 << 20, rss=lambda: resident[0], clock=clock
+    )
     pacer.last_input = clock.now
-    assert pacer.tick() == "freeze"  # the heap as it is (start-up) is the baseline, however big
+    assert pacer.tick() == "freeze"
     clock.now += 1
     assert pacer.tick() is None
-    nodes = [Node() for _ in range(10_000)]
+    nodes = [Node() for _ in range(1000)]
     gc.collect()
     clock.now += 20
     pacer.last_input = clock.now  # typing
     assert pacer.tick() == "freeze"  # the cycles are frozen with everything else
     del nodes
-    clock.now += 1
+    resident[0] += 17 << 20
+    clock.now += 0.25
     pacer.last_input = clock.now - 0.2
     assert pacer.tick() is None, "still typing: no pause for a full collection"
-    clock.now += 1
+    clock.now += 0.25
     pacer.last_input = clock.now - LULL_S
-    assert pacer.tick() == "full", "long before full_every_s, since the frozen heap grew by more than frozen_growth"
+    assert pacer.tick() == "full", "long before full_every_s, since memory grew by more than rss_growth"
     assert sum(1 for obj in _frozen_and_tracked() if type(obj) is Node) == 0
     clock.now += 1
     pacer.last_input = clock.now - 10
-    assert pacer.tick() is None, "the heap's new size is the baseline"
+    assert pacer.tick() is None, "the size after the collection is the new baseline"
+    resident[0] += 15 << 20
+    clock.now += 1
+    assert pacer.tick() is None, "less than rss_growth since then"
+    resident[0] += 18 << 20
+    clock.now += 1
+    pacer.last_input = clock.now  # typing, and no lull coming
+    assert pacer.tick() == "full", "twice rss_growth: memory wins over a pause in the typing"

@@ -23,7 +23,7 @@ from fleetdeck.core.paths import bundled_themes_dir
 from fleetdeck.core.runner.service import Engine, Prepared
 from fleetdeck.ui.console_settings import load_settings, remember_theme, remembered_theme
 from fleetdeck.ui.context import ConsoleContext
-from fleetdeck.ui.gc_pacer import GcPacer
+from fleetdeck.ui.gc_pacer import TICK_S, GcPacer
 from fleetdeck.ui.palette import FleetdeckCommands
 from fleetdeck.ui.run_bridge import RunBridge
 from fleetdeck.ui.screens.alerts import AlertsScreen
@@ -228,7 +228,7 @@ class FleetdeckApp(App[None]):
         self.push_screen(DashboardScreen(self._ctx))
         self._check_size(self.size.width, self.size.height)
         self._gc_pacer.engage()
-        self.set_interval(1.0, self._gc_pacer.tick, name="gc-pacer")
+        self.set_interval(TICK_S, self._gc_pacer.tick, name="gc-pacer")
 
     async def on_event(self, event: events.Event) -> None:
         """Note when the operator last typed or clicked, so collections of everything wait for a pause."""

@@ -8,8 +8,8 @@ moved out of the collector's sight (`gc.freeze`, which costs nothing) every `FRE
 then walks only what was allocated since. Frozen objects are never collected, so garbage cycles frozen with them,
 or a cycle among them that becomes garbage later (a closed connection's objects), would stay; every
 `FULL_EVERY_S`, once no key has been pressed for `IDLE_S`, everything is unfrozen, collected once and frozen
-again; sooner, at a shorter lull, when the frozen heap has grown a lot (`FROZEN_GROWTH`). No Textual here: the
-app feeds it the time of the last input.
+again; sooner, at a shorter lull, when resident memory has grown a lot (`RSS_GROWTH`). No Textual here: the app
+feeds it the time of the last input.
 
 CPython also starts a full pass on its own after ten young ones whenever a quarter as many objects have been
 promoted as the last full pass kept. Live objects that last a few seconds (each host's latest sample, the
@@ -26,6 +26,8 @@ import time
 from collections.abc import Callable
 from typing import Literal
 
+import psutil
+
 FREEZE_EVERY_S = 20.0
 """Seconds between moving the survivors of young collections out of the full passes."""
 FULL_EVERY_S = 300.0
@@ -36,13 +38,17 @@ OLDEST_THRESHOLD = 1000
 """Young-generation collections between two automatic full passes while the console runs (CPython's: 10)."""
 FORCE_AFTER = 3.0
 """A full collection runs anyway after this many `FULL_EVERY_S` without an idle moment (bounds memory)."""
-FROZEN_GROWTH = 150_000
-"""Objects the frozen heap may gain since the last full collection before a short lull (`LULL_S`) is pause enough
-for the next one. Output floods restyle widgets, and Textual builds cyclic virtual nodes for every restyle: with
-floods back to back and the keyboard never idle for `IDLE_S`, the frozen heap kept about 8 MB of them per
-50 MB flood (RSS 166 to 200 MB over six floods; collecting everything took 188 MB back to 137 MB)."""
+RSS_GROWTH = 16 << 20
+"""Resident bytes the console may gain since the last full collection (or the first freeze) before a short lull
+(`LULL_S`) is pause enough for the next one. Output floods restyle widgets, and Textual builds cyclic virtual
+nodes for every restyle: with floods back to back and the keyboard never idle for `IDLE_S`, about 8 MB of them
+per 50 MB flood waited for the collector (RSS 166 to 211 MB over eight floods; collecting everything took
+188 MB back to 137 MB). Freed memory is reused, so the console then stays about this far above its size."""
 LULL_S = 0.5
-"""Input-free seconds a full collection waits for once the frozen heap has grown by `FROZEN_GROWTH`."""
+"""Input-free seconds a full collection waits for once resident memory has grown by `RSS_GROWTH`; at twice that
+growth it waits for nothing, so memory stays bounded however the operator types."""
+TICK_S = 0.25
+"""How often the app calls `tick`: often enough to find a lull of `LULL_S` between two bursts of typing."""
 
 Action = Literal["freeze", "full"]
 
@@ -54,7 +60,8 @@ class GcPacer:
         freeze_every_s: Seconds between freezes.
         full_every_s: Seconds between full collections.
         idle_s: Input-free seconds a full collection waits for.
-        frozen_growth: Objects the frozen heap may gain before a short lull is pause enough for a full collection.
+        rss_growth: Resident bytes gained before a short lull is pause enough for a full collection.
+        rss: The process's resident bytes (psutil by default).
         clock: Monotonic clock.
     """
 
@@ -64,16 +71,17 @@ class GcPacer:
         freeze_every_s: float = FREEZE_EVERY_S,
         full_every_s: float = FULL_EVERY_S,
         idle_s: float = IDLE_S,
-        frozen_growth: int = FROZEN_GROWTH,
+        rss_growth: int = RSS_GROWTH,
+        rss: Callable[[], int] | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._freeze_every = freeze_every_s
         self._full_every = full_every_s
         self._idle = idle_s
-        self._frozen_growth = frozen_growth
-        self._frozen_after_full: int | None = None
-        """The frozen heap's size after the last full collection, or after the first freeze (start-up's live
-        objects are no reason to collect)."""
+        self._rss_growth = rss_growth
+        self._rss = rss or _resident_bytes
+        self._rss_after_full: int | None = None
+        """Resident bytes after the last full collection, or at the first freeze (start-up is no reason)."""
         self._clock = clock
         now = clock()
         self._frozen_at = float("-inf")
@@ -95,14 +103,16 @@ class GcPacer:
         since_full = now - self._full_at
         quiet = now - self.last_input
         due = since_full >= self._full_every and (quiet >= self._idle or since_full >= self._full_every * FORCE_AFTER)
-        baseline = self._frozen_after_full
-        swollen = baseline is not None and gc.get_freeze_count() - baseline > self._frozen_growth and quiet >= LULL_S
+        baseline = self._rss_after_full
+        grown = self._rss() - baseline if baseline is not None else 0
+        # Twice the growth and no lull in sight: memory wins over one pause in the typing.
+        swollen = grown > self._rss_growth * (1 if quiet >= LULL_S else 2)
         if due or swollen:
             gc.unfreeze()
             gc.collect()
             gc.freeze()
             self._full_at = self._frozen_at = now
-            self._frozen_after_full = gc.get_freeze_count()
+            self._rss_after_full = self._rss()
             return "full"
         if now - self._frozen_at >= self._freeze_every:
             # Young garbage is dropped first. Not the oldest generation's: collecting it here is a full pass over
@@ -112,8 +122,8 @@ class GcPacer:
             gc.collect(1)
             gc.freeze()
             self._frozen_at = now
-            if self._frozen_after_full is None:
-                self._frozen_after_full = gc.get_freeze_count()
+            if self._rss_after_full is None:
+                self._rss_after_full = self._rss()
             return "freeze"
         return None
 
@@ -123,3 +133,8 @@ class GcPacer:
         if self._thresholds is not None:
             gc.set_threshold(*self._thresholds)
             self._thresholds = None
+
+
+def _resident_bytes() -> int:
+    """This process's resident set size."""
+    return int(psutil.Process().memory_info().rss)
