@@ -178,6 +178,7 @@ class TailLog(ScrollView, can_focus=True):
         self._styles: dict[str, Style] = {}
         self._programmatic = False
         self._pass: _RenderPass | None = None
+        self._repainting = False
         self.set_reactive(TailLog.following, follow)
 
     # -- content ---------------------------------------------------------------------------------------------
@@ -412,10 +413,11 @@ class TailLog(ScrollView, can_focus=True):
         `rich_style` walks the ancestors to blend their backgrounds: asked once per row (and again per new
         line's strip) it was half the cost of repainting a flooding host's tail.
         """
-        self._pass = self._new_pass()
+        self._repainting = True
         try:
             return super().render_lines(crop)
         finally:
+            self._repainting = False
             self._pass = None
 
     def render_line(self, y: int) -> Strip:
@@ -466,8 +468,12 @@ class TailLog(ScrollView, can_focus=True):
         return strip
 
     def _new_pass(self) -> _RenderPass:
-        """What `render_lines` works out once, for a row drawn outside it."""
-        return (self.rich_style, self.scroll_offset, self.scrollable_content_region.width, {})
+        """What a repaint works out once, at its first row that is drawn (a repaint from Textual's line cache
+        draws none); kept until `render_lines` ends. A row drawn outside a repaint works it out for itself."""
+        made: _RenderPass = (self.rich_style, self.scroll_offset, self.scrollable_content_region.width, {})
+        if self._repainting:
+            self._pass = made
+        return made
 
     def _kind_style(self, kind: LineKind) -> Style:
         name = _KIND_CLASSES[kind]
