@@ -39,7 +39,8 @@ OLDEST_THRESHOLD = 1000
 FORCE_AFTER = 3.0
 """A full collection runs anyway after this many `FULL_EVERY_S` without an idle moment (bounds memory)."""
 RSS_GROWTH = 16 << 20
-"""Resident bytes the console may gain since the last full collection (or the first freeze) before a short lull
+"""Resident bytes the console may gain since the last full collection (or the first freeze, a moment after start,
+so the hosts' connections coming up can count as growth once) before a short lull
 (`LULL_S`) is pause enough for the next one. Output floods restyle widgets, and Textual builds cyclic virtual
 nodes for every restyle: with floods back to back and the keyboard never idle for `IDLE_S`, about 8 MB of them
 per 50 MB flood waited for the collector (RSS 166 to 211 MB over eight floods; collecting everything took
@@ -81,7 +82,7 @@ class GcPacer:
         self._rss_growth = rss_growth
         self._rss = rss or _resident_bytes
         self._rss_after_full: int | None = None
-        """Resident bytes after the last full collection, or at the first freeze (start-up is no reason)."""
+        """Resident bytes after the last full collection, or at the first freeze (the app's first tick)."""
         self._clock = clock
         now = clock()
         self._frozen_at = float("-inf")
@@ -135,6 +136,12 @@ class GcPacer:
             self._thresholds = None
 
 
+_PROCESS: psutil.Process | None = None
+
+
 def _resident_bytes() -> int:
-    """This process's resident set size."""
-    return int(psutil.Process().memory_info().rss)
+    """This process's resident set size (the `Process` handle is made once: the pacer asks four times a second)."""
+    global _PROCESS
+    if _PROCESS is None:
+        _PROCESS = psutil.Process()
+    return int(_PROCESS.memory_info().rss)
