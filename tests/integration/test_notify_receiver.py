@@ -72,7 +72,7 @@ class Receiver:
         self.clock = clock
         self.seen: list[Seen] = []
         self.arrived = 0
-        """Requests read so far, counted before any scripted delay (``seen`` fills once answered)."""
+        """Requests read so far, counted before any scripted delay (``seen`` fills after it, just before the answer)."""
         self._scripts: dict[str, deque[Reply]] = {}
         self._defaults: dict[str, Reply] = {}
         self._lock = threading.Lock()
@@ -88,13 +88,8 @@ class Receiver:
                 reply = receiver._reply_for(path)
                 if reply.delay:
                     time.sleep(reply.delay)
-                data = reply.payload()
-                self.send_response(reply.status)
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
+                # Recorded before the answer goes out: the client may act on the answer (and the test look
+                # at ``seen``) before this thread runs again.
                 seen = Seen(
                     "POST",
                     path,
@@ -106,6 +101,13 @@ class Receiver:
                 )
                 with receiver._lock:
                     receiver.seen.append(seen)
+                data = reply.payload()
+                self.send_response(reply.status)
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
 
             def log_message(self, format: str, *args: Any) -> None:
                 pass
@@ -155,7 +157,7 @@ class Receiver:
             return [s for s in self.seen if s.path.startswith(prefix)]
 
     async def wait(self, count: int, prefix: str = "", timeout: float = 10.0) -> list[Seen]:
-        """Wait until at least ``count`` requests under ``prefix`` have been answered."""
+        """Wait until at least ``count`` requests under ``prefix`` have been recorded (their answers on the way)."""
         deadline = time.monotonic() + timeout
         while len(found := self.requests(prefix)) < count:
             if time.monotonic() > deadline:
