@@ -16,11 +16,12 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Button, DataTable, Footer, Header, Input, Label, Static
+from textual.widgets import Button, DataTable, Header, Input, Label, Static
 
 from fleetdeck.core.alerts import AlertRecord, format_duration, parse_duration
 from fleetdeck.core.errors import FleetdeckError
 from fleetdeck.ui.alerts_feed import AlertsFeed
+from fleetdeck.ui.widgets.key_footer import KeyFooter
 from fleetdeck.ui.widgets.run_hosts import short_duration
 
 REFRESH_S = 1.0
@@ -143,7 +144,7 @@ class AlertsScreen(Screen[None]):
         table: DataTable[Text] = DataTable(cursor_type="row", id="alerts-table")
         yield table
         yield Static("", id="alerts-hint", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Lay out the columns, draw, and redraw on a clock."""

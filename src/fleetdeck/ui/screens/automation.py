@@ -24,7 +24,7 @@ from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from fleetdeck.core.automation.remediation import Decision, Request
 from fleetdeck.core.automation.scheduler import ScheduleStatus
@@ -32,6 +32,7 @@ from fleetdeck.core.errors import FleetdeckError
 from fleetdeck.core.nodeset import fold
 from fleetdeck.ui.automation_feed import AutomationFeed, AutomationSnapshot
 from fleetdeck.ui.widgets.confirm import ConfirmModal
+from fleetdeck.ui.widgets.key_footer import KeyFooter
 from fleetdeck.ui.widgets.run_hosts import short_duration
 
 POLL_S = 3.0
@@ -125,7 +126,7 @@ class AutomationScreen(Screen[None]):
             yield Static("", id="automation-decisions-empty", classes="automation-empty", markup=False)
         yield Static("", id="automation-detail", markup=False)
         yield Static("", id="automation-hint", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Lay out the columns, read, and start the countdown clock."""

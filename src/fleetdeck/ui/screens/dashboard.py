@@ -17,7 +17,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header
+from textual.widgets import Header
 
 from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.health.series import metric_value
@@ -27,6 +27,7 @@ from fleetdeck.ui.widgets.filter_bar import FilterBar, HostFilter
 from fleetdeck.ui.widgets.health_detail import HealthDetail
 from fleetdeck.ui.widgets.host_cells import TREND_BUCKET_S, TREND_WIDTH
 from fleetdeck.ui.widgets.host_table import FleetTable
+from fleetdeck.ui.widgets.key_footer import KeyFooter
 from fleetdeck.ui.widgets.metric_graph import GraphKind, MetricGraph
 from fleetdeck.ui.widgets.sparkline_text import PeakTrend
 from fleetdeck.ui.widgets.top_panel import TopPanel
@@ -100,7 +101,7 @@ class DashboardScreen(Screen[None]):
                     for metric, label, kind in GRAPHS:
                         yield MetricGraph(label, kind, window_s=HISTORY_WINDOW_S, id=_graph_id(metric))
                 yield TopPanel(id="top")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Draw everything the board already knows, then drain it on a clock."""

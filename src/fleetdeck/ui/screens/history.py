@@ -18,7 +18,7 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.widgets import DataTable, Header, Static
 
 from fleetdeck.core.automation.triggers import run_trigger
 from fleetdeck.core.errors import FleetdeckError
@@ -27,6 +27,7 @@ from fleetdeck.core.runner.service import Engine
 from fleetdeck.core.store import RunRecord, RunStore
 from fleetdeck.ui.run_bridge import RunBridge, RunView
 from fleetdeck.ui.screens.run import RunScreen
+from fleetdeck.ui.widgets.key_footer import KeyFooter
 from fleetdeck.ui.widgets.run_hosts import short_duration
 
 HISTORY_LIMIT = 200
@@ -195,7 +196,7 @@ class HistoryScreen(Screen[None]):
         yield Header(icon="◆")
         yield RunsTable(cursor_type="row", id="history-runs")
         yield Static("", id="history-detail", markup=False)
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Create the columns and read the store."""

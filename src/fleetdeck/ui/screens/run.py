@@ -19,7 +19,7 @@ from typing import Any
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.widgets import Footer, Header, Static, Tab, Tabs
+from textual.widgets import Header, Static, Tab, Tabs
 from textual.worker import Worker
 
 from fleetdeck.core.errors import FleetdeckError
@@ -30,6 +30,7 @@ from fleetdeck.ui.screens.run_output import RunOutputActions
 from fleetdeck.ui.widgets.confirm import ConfirmModal
 from fleetdeck.ui.widgets.gathered_view import GatheredView
 from fleetdeck.ui.widgets.host_tail import HostTail
+from fleetdeck.ui.widgets.key_footer import KeyFooter
 from fleetdeck.ui.widgets.run_hosts import RunHostTable
 from fleetdeck.ui.widgets.run_summary import RunSummaryBar
 
@@ -163,7 +164,7 @@ class RunScreen(RunOutputActions):
             with Vertical(id="run-output-pane", classes="pane"):
                 yield HostTail(max_lines=self.bridge.max_lines, id="run-tail")
                 yield GatheredView(id="run-gathered")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """Show the first run and start the drain clock."""

@@ -21,7 +21,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.content import Content
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Button, Footer, Header, Input, Label, OptionList, Static
+from textual.widgets import Button, Header, Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
 from fleetdeck.core.errors import FleetdeckError
@@ -33,6 +33,7 @@ from fleetdeck.ui.run_bridge import RunBridge
 from fleetdeck.ui.screens.run import open_run
 from fleetdeck.ui.widgets.command_box import CommandBox
 from fleetdeck.ui.widgets.confirm import TypeToConfirmModal
+from fleetdeck.ui.widgets.key_footer import KeyFooter
 from fleetdeck.ui.widgets.param_form import ParamForm
 from fleetdeck.ui.widgets.steady_input import SteadyInput
 from fleetdeck.ui.widgets.target_matches import TargetMatches
@@ -203,7 +204,7 @@ class TasksScreen(Screen[None]):
                 with Horizontal(id="task-buttons"):
                     yield Button("Run  ctrl+r", id="task-run", variant="primary")
                     yield Button("Command…  ctrl+o", id="task-command")
-        yield Footer()
+        yield KeyFooter()
 
     def on_mount(self) -> None:
         """List the tasks and open the first (or the requested) one."""
