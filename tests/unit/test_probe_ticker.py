@@ -15,7 +15,7 @@ from typing import Any, cast
 import asyncssh
 import pytest
 
-from fleetdeck.core.health.collector import CollectorSettings, HealthCollector
+from fleetdeck.core.health.collector import SILENCE_CHECK_S, CollectorSettings, HealthCollector
 from fleetdeck.core.health.probe_session import REQUEST, REQUESTS_OUTSTANDING, ProbeReader
 from fleetdeck.core.health.probe_ticker import MIN_SLOT_S, SLOT_HOSTS, ProbeTicker
 from fleetdeck.core.health.sample import HealthSample
@@ -268,11 +268,13 @@ async def test_the_silence_check_reports_stale_once_per_interval_then_gives_up()
     assert start is not None
     collector._check_silence(start + 5.9)
     assert samples == []
-    collector._check_silence(start + 6.0)
+    collector._check_silence(start + 6.0)  # a pass less than SILENCE_CHECK_S after the last one is skipped
+    assert samples == []
+    collector._check_silence(start + 5.9 + SILENCE_CHECK_S)
     assert [s.reason for s in samples] == ["quiet: no health data for 6s"]
     collector._check_silence(start + 7.5)  # within the same interval: not again
     assert len(samples) == 1
-    collector._check_silence(start + 8.0)
+    collector._check_silence(start + 8.5)
     assert len(samples) == 2 and not watch.done()
     collector._check_silence(start + 20.0)
     assert await watch == "quiet: no health data for 20s; reconnecting"

@@ -32,6 +32,9 @@ from fleetdeck.core.transport import SshTransport, TransportError
 
 SampleCallback = Callable[[HealthSample], None]
 
+SILENCE_CHECK_S = 0.5
+"""Least time between two passes of the silence check (or a quarter of the interval, if shorter)."""
+
 
 @dataclass(frozen=True, slots=True)
 class CollectorSettings:
@@ -107,6 +110,7 @@ class HealthCollector:
         )
         """Asks the SSH hosts' probes for frames, and after each slot has the silence of all of them checked."""
         self._watches: dict[ProbeReader, _Watch] = {}
+        self._silence_checked_at = float("-inf")
 
     def _emit(self, sample: HealthSample) -> None:
         self.latest[sample.host] = sample
@@ -234,9 +238,13 @@ class HealthCollector:
         A host is silent once its oldest request has gone unanswered for `stale_after_s`; counting from the
         oldest unanswered request, a host is never blamed for a request this process sent late. One pass over
         every open channel each time the ticker fires a slot (a few times a second) replaces a timer per host:
-        with 200 hosts those timers woke the event loop 33 times a second.
+        with 200 hosts those timers woke the event loop 33 times a second. The pass runs at most every
+        `SILENCE_CHECK_S` (500 hosts at 2 s fire 10 slots a second), so a verdict may come that much late.
         """
         settings = self.settings
+        if now - self._silence_checked_at < min(SILENCE_CHECK_S, settings.interval_s / 4):
+            return
+        self._silence_checked_at = now
         for reader, watch in list(self._watches.items()):
             asked = reader.waiting_since
             if asked is None or watch.verdict.done():
