@@ -7,7 +7,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from fleetdeck.ui.gc_pacer import FORCE_AFTER, LULL_S, OLDEST_THRESHOLD, GcPacer
+from fleetdeck.ui.gc_pacer import FORCE_AFTER, GARBAGE_PER_MB, LULL_S, MAX_GROWTH_FACTOR, OLDEST_THRESHOLD, GcPacer
 
 
 class Clock:
@@ -113,7 +113,7 @@ def test_grown_memory_is_collected_at_a_short_lull_not_while_typing(clock: Clock
     assert pacer.tick() == "freeze"
     clock.now += 1
     assert pacer.tick() is None
-    nodes = [Node() for _ in range(1000)]
+    nodes = [Node() for _ in range(5000)]  # 10,000 objects: garbage enough for 17 MB (GARBAGE_PER_MB)
     gc.collect()
     clock.now += 20
     pacer.last_input = clock.now  # typing
@@ -137,3 +137,43 @@ def test_grown_memory_is_collected_at_a_short_lull_not_while_typing(clock: Clock
     clock.now += 1
     pacer.last_input = clock.now  # typing, and no lull coming
     assert pacer.tick() == "full", "twice rss_growth: memory wins over a pause in the typing"
+
+
+def test_growth_found_to_be_live_data_doubles_the_wait_for_the_next_collection(clock: Clock) -> None:
+    mb = 1 << 20
+    resident = [100 * mb]
+    found = [0]
+    collections: list[int] = []
+
+    def collect() -> int:
+        collections.append(resident[0])
+        return found[0]
+
+    pacer = GcPacer(
+        freeze_every_s=20,
+        full_every_s=300,
+        idle_s=3,
+        rss_growth=16 * mb,
+        rss=lambda: resident[0],
+        clock=clock,
+        collect=collect,
+    )
+    assert pacer.tick() == "freeze"  # the baseline
+
+    def grow_and_pause(by_mb: int) -> str | None:
+        resident[0] += by_mb * mb
+        clock.now += 1
+        pacer.last_input = clock.now - LULL_S
+        return pacer.tick()
+
+    found[0] = 17 * GARBAGE_PER_MB - 1  # a little less garbage than 17 MB of growth would be
+    assert grow_and_pause(17) == "full"
+    assert grow_and_pause(17) is None, "the growth was live data: the next collection waits for twice as much"
+    assert grow_and_pause(16) == "full"  # 33 MB
+    found[0] = 0
+    assert grow_and_pause(16 * MAX_GROWTH_FACTOR - 1) is None
+    assert grow_and_pause(2) == "full", "never more than MAX_GROWTH_FACTOR times rss_growth"
+    found[0] = 10**6  # this time it was garbage: back to rss_growth
+    assert grow_and_pause(33) == "full"
+    assert grow_and_pause(17) == "full"
+    assert len(collections) == 5

@@ -45,6 +45,14 @@ so the hosts' connections coming up can count as growth once) before a short lul
 nodes for every restyle: with floods back to back and the keyboard never idle for `IDLE_S`, about 8 MB of them
 per 50 MB flood waited for the collector (RSS 166 to 211 MB over eight floods; collecting everything took
 188 MB back to 137 MB). Freed memory is reused, so the console then stays about this far above its size."""
+GARBAGE_PER_MB = 256
+"""Unreachable objects per MB of growth below which a full collection found the growth to be live data (hosts
+connecting, history filling, output in flight), not garbage: the next one then waits for twice the growth, up to
+`MAX_GROWTH_FACTOR` times `RSS_GROWTH`. Otherwise a 500-host console filling its history, or in the middle of a
+flood, paid a full pass (120-135 ms there) that found a few hundred objects, or none, for every `RSS_GROWTH`."""
+MAX_GROWTH_FACTOR = 2
+"""The most growth a full collection waits for after finding live data, in `RSS_GROWTH`s (one finding garbage
+resets it to one)."""
 LULL_S = 0.5
 """Input-free seconds a full collection waits for once resident memory has grown by `RSS_GROWTH`; at twice that
 growth it waits for nothing, so memory stays bounded however the operator types."""
@@ -64,6 +72,7 @@ class GcPacer:
         rss_growth: Resident bytes gained before a short lull is pause enough for a full collection.
         rss: The process's resident bytes (psutil by default).
         clock: Monotonic clock.
+        collect: A full collection returning the unreachable objects found (`gc.collect`; tests count).
     """
 
     def __init__(
@@ -75,11 +84,15 @@ class GcPacer:
         rss_growth: int = RSS_GROWTH,
         rss: Callable[[], int] | None = None,
         clock: Callable[[], float] = time.monotonic,
+        collect: Callable[[], int] = gc.collect,
     ) -> None:
         self._freeze_every = freeze_every_s
         self._full_every = full_every_s
         self._idle = idle_s
         self._rss_growth = rss_growth
+        self._allowance = rss_growth
+        """Growth the next full collection waits for: `rss_growth`, doubled after each one that found live data."""
+        self._collect = collect
         self._rss = rss or _resident_bytes
         self._rss_after_full: int | None = None
         """Resident bytes after the last full collection, or at the first freeze (the app's first tick)."""
@@ -107,11 +120,15 @@ class GcPacer:
         baseline = self._rss_after_full
         grown = self._rss() - baseline if baseline is not None else 0
         # Twice the growth and no lull in sight: memory wins over one pause in the typing.
-        swollen = grown > self._rss_growth * (1 if quiet >= LULL_S else 2)
+        swollen = grown > self._allowance * (1 if quiet >= LULL_S else 2)
         if due or swollen:
             gc.unfreeze()
-            gc.collect()
+            found = self._collect()
             gc.freeze()
+            if found < GARBAGE_PER_MB * grown / (1 << 20):
+                self._allowance = min(2 * self._allowance, MAX_GROWTH_FACTOR * self._rss_growth)
+            else:
+                self._allowance = self._rss_growth
             self._full_at = self._frozen_at = now
             self._rss_after_full = self._rss()
             return "full"
