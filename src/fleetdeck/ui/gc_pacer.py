@@ -49,7 +49,7 @@ GARBAGE_PER_MB = 256
 """Unreachable objects per MB of growth below which a full collection found the growth to be live data (hosts
 connecting, history filling, output in flight), not garbage: the next one then waits for twice the growth, up to
 `MAX_GROWTH_FACTOR` times `RSS_GROWTH`. Otherwise a 500-host console filling its history, or in the middle of a
-flood, paid a full pass (120-135 ms there) that found a few hundred objects, or none, for every `RSS_GROWTH`."""
+flood, paid a full pass (80-135 ms there) that found about a thousand objects, or none, for every `RSS_GROWTH`."""
 MAX_GROWTH_FACTOR = 2
 """The most growth a full collection waits for after finding live data, in `RSS_GROWTH`s (one finding garbage
 resets it to one)."""

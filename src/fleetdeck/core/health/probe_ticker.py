@@ -24,7 +24,7 @@ SLOT_S = 0.25
 """About how long one slot lasts: an interval of 2 s has 8 slots, so 200 hosts are asked 25 at a time."""
 
 MAX_SLOTS = 8
-"""Slots per interval at start at most, so a long interval (a minute, ten) still asks its hosts in groups."""
+"""Most slots an interval starts with, so a long interval (a minute, ten) still asks its hosts in groups."""
 
 SLOT_HOSTS = 25
 """Hosts a slot takes before the ticker opens another one: with 500 hosts at 2 s, 20 slots of 25 rather than
