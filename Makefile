@@ -56,6 +56,8 @@ sshd:
 	{ command -v sshd >/dev/null 2>&1 || test -x /usr/sbin/sshd; } || missing="$$missing openssh-server openssh-client"; \
 	command -v tmux >/dev/null 2>&1 || missing="$$missing tmux"; \
 	command -v sudo >/dev/null 2>&1 || missing="$$missing sudo"; \
+	command -v busybox >/dev/null 2>&1 || missing="$$missing busybox"; \
+	command -v strace >/dev/null 2>&1 || missing="$$missing strace"; \
 	test -x /usr/bin/prometheus || missing="$$missing prometheus"; \
 	test -x /usr/bin/prometheus-node-exporter || missing="$$missing prometheus-node-exporter"; \
 	if [ -n "$$missing" ]; then \

@@ -38,6 +38,7 @@ from fleetdeck.core.health.probe import (
     probe_argv,
     probe_command,
 )
+from probe_capture import CASES, probe_frame
 
 INTERVAL_S = 1
 SHELLS = {"dash": ["dash"], "busybox": ["busybox", "sh"]}
@@ -160,7 +161,7 @@ async def test_three_frames_become_plausible_samples(shell: list[str]) -> None:
             assert rate is None or rate >= 0
 
 
-def test_the_frame_leaves_out_lines_that_are_never_used(shell: list[str]) -> None:
+def test_the_tick_holds_only_the_numbers_that_are_used(shell: list[str]) -> None:
     proc = subprocess.Popen(argv_for(shell, 100), stdin=subprocess.PIPE, stdout=subprocess.PIPE)
     assert proc.stdin is not None and proc.stdout is not None
     try:
@@ -171,12 +172,24 @@ def test_the_frame_leaves_out_lines_that_are_never_used(shell: list[str]) -> Non
         proc.wait(timeout=5)
     (frame,) = FrameSplitter().feed(data[: data.index(b"@@END 1\n") + 8])
     assert isinstance(frame, Frame)
-    kept = [line.partition(":")[0] for line in frame.sections["meminfo"].splitlines()]
-    used = ["MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapTotal", "SwapFree"]
-    assert kept == [key for key in used if key in kept] and {"MemTotal", "MemAvailable", "SwapFree"} <= set(kept)
-    disks = [line.split()[2] for line in frame.sections["diskstats"].splitlines()]
+    lines = frame.sections["tick"].splitlines()
+    (mem,) = [line.split()[1:] for line in lines if line.startswith("m ")]
+    assert len(mem) == 7 and int(mem[0]) * 1024 == psutil.virtual_memory().total
+    nics = [line.split()[1] for line in lines if line.startswith("n ")]
+    assert nics == [line.partition(":")[0].strip() for line in Path("/proc/net/dev").read_text().splitlines()[2:]]
+    disks = [line.split()[1] for line in lines if line.startswith("d ")]
     listed = [line.split()[2] for line in Path("/proc/diskstats").read_text().splitlines()]
     assert disks == [name for name in listed if not re.match(r"(loop|ram|zram|dm-|md)\d", name)]
+    assert len(frame.sections["tick"]) < 120 * len(lines), "the tick is numbers, not whole /proc lines"
+
+
+@pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir()))
+def test_every_shell_picks_the_same_numbers_out_of_captured_hosts(shell: list[str], case: str) -> None:
+    """The captures (RHEL 5 to Debian 12) under a fake root: dash and BusyBox print the same tick as `sh`."""
+    got = probe_frame(case, tuple(shell))
+    assert got.sections["tick"] == probe_frame(case).sections["tick"]
+    assert got.sections["kernel"] == probe_frame(case).sections["kernel"]
+    assert got.sections["tick"].count("\nd ") >= 1 and got.sections["tick"].count("\nn ") >= 1
 
 
 def test_forks_per_tick_are_what_the_docstring_says(shell: list[str], tmp_path: Path) -> None:

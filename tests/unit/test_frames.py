@@ -24,10 +24,10 @@ from fleetdeck.core.health.frames import (
     per_core_percents,
     read_samples,
 )
-from fleetdeck.core.health.proc_parse import CpuStat, CpuTimes, ProbeParseError, parse_stat
+from fleetdeck.core.health.proc_parse import CpuStat, CpuTimes, ProbeParseError, parse_tick
+from probe_capture import probe_frame
 
 CASES = Path(__file__).parent / "data" / "proc"
-SECTIONS = ("uptime", "stat", "procs", "meminfo", "loadavg", "netdev", "diskstats", "kernel", "osrelease", "df", "dfi")
 
 
 def encode(tick: int, epoch: int, sections: Mapping[str, str]) -> bytes:
@@ -37,7 +37,8 @@ def encode(tick: int, epoch: int, sections: Mapping[str, str]) -> bytes:
 
 
 def case_sections(case: str) -> dict[str, str]:
-    return {name: (CASES / case / name).read_text(encoding="utf-8") for name in SECTIONS}
+    """The sections the probe prints for a captured host (see `probe_capture`)."""
+    return dict(probe_frame(case).sections)
 
 
 def fast(
@@ -48,24 +49,18 @@ def fast(
     read_sectors: int = 400,
     write_sectors: int = 800,
     extra_nics: str = "",
+    btime: int = 1_700_000_000,
+    mem: str = "m 1000 - 250 - - 400 300",
 ) -> dict[str, str]:
-    """Synthetic fast sections with the counters a rate test needs to control."""
+    """A synthetic `tick` section with the counters a rate test needs to control."""
     cols = " ".join(str(c) for c in cpu)
     return {
-        "uptime": f"{uptime:.2f} 1.00\n",
-        "stat": f"cpu  {cols} 0 0\ncpu0 {cols} 0 0\nbtime 1700000000\n",
-        "meminfo": "MemTotal: 1000 kB\nMemAvailable: 250 kB\nSwapTotal: 400 kB\nSwapFree: 300 kB\n",
-        "loadavg": "0.50 0.25 0.10 1/100 999\n",
-        "netdev": (
-            "Inter-|   Receive |  Transmit\n face |bytes packets|bytes packets\n"
-            f"    lo: 99999 1 0 0 0 0 0 0 99999 1 0 0 0 0 0 0\n"
-            f"  eth0: {rx} 1 0 0 0 0 0 0 {tx} 1 0 0 0 0 0 0\n{extra_nics}"
-        ),
-        "diskstats": (
-            f"   8 0 sda 1 0 {read_sectors} 0 1 0 {write_sectors} 0 0 0 0\n"
-            f"   8 1 sda1 1 0 {read_sectors} 0 1 0 {write_sectors} 0 0 0 0\n"
-        ),
-        "procs": "42\n",
+        "tick": (
+            f"u {uptime:.2f} 1.00\ncpu  {cols} 0 0\ncpu0 {cols} 0 0\nb {btime} 42\n{mem}\n"
+            "l 0.50 0.25 0.10 1/100 999\n"
+            f"n     lo 99999 99999\nn   eth0 {rx} {tx}\n{extra_nics}"
+            f"d sda {read_sectors} {write_sectors}\nd sda1 {read_sectors} {write_sectors}\n"
+        )
     }
 
 
@@ -113,7 +108,7 @@ def test_byte_at_a_time_including_inside_utf8_sequences() -> None:
 def test_crlf_line_endings_from_a_pty_are_accepted() -> None:
     stream = encode(1, 100, fast()).replace(b"\n", b"\r\n")
     (frame,) = FrameSplitter().feed(stream)
-    assert isinstance(frame, Frame) and frame.sections["procs"] == "42\n"
+    assert isinstance(frame, Frame) and frame.sections == fast()
 
 
 def test_junk_before_the_first_header_is_one_error_then_frames_flow() -> None:
@@ -139,10 +134,10 @@ def test_a_frame_cut_mid_line_by_a_restarted_probe_resyncs() -> None:
 
 
 def test_an_oversized_section_drops_the_frame_and_resyncs() -> None:
-    huge = dict(fast(), netdev="x" * 100 + "\n" * 1 + ("y" * 1023 + "\n") * 1025)
+    huge = dict(fast(), osrelease="x" * 100 + "\n" * 1 + ("y" * 1023 + "\n") * 1025)
     splitter = FrameSplitter()
     got = splitter.feed(encode(1, 100, huge)) + splitter.feed(encode(2, 102, fast()))
-    assert errors_of(got) == [f"probe frame 1 dropped: section netdev is larger than {MAX_SECTION_BYTES} bytes"]
+    assert errors_of(got) == [f"probe frame 1 dropped: section osrelease is larger than {MAX_SECTION_BYTES} bytes"]
     assert [f.tick for f in frames_of(got)] == [2]
 
 
@@ -292,8 +287,7 @@ def test_os_name_falls_back_to_the_kernel_without_os_release() -> None:
 
 
 def test_no_swap_is_none_and_missing_slow_sections_keep_defaults() -> None:
-    sections = fast()
-    sections["meminfo"] = "MemTotal: 1000 kB\nMemAvailable: 250 kB\nSwapTotal: 0 kB\nSwapFree: 0 kB\n"
+    sections = fast(mem="m 1000 - 250 - - 0 0")
     sample = SampleBuilder("h").update(Frame(1, 100, sections))
     assert sample.swap_used_pct is None and sample.mem_used_pct == 75.0
     assert sample.filesystems == () and sample.kernel == "" and sample.os_name == ""
@@ -349,7 +343,7 @@ def test_a_counter_that_goes_backwards_gives_none_for_that_tick_only() -> None:
 def test_an_interface_that_appears_does_not_make_a_spike() -> None:
     builder = SampleBuilder("h")
     builder.update(Frame(1, 100, fast()))
-    veth = "vethabc: 900000000 1 0 0 0 0 0 0 900000000 1 0 0 0 0 0 0\n"
+    veth = "n vethabc 900000000 900000000\n"
     sample = builder.update(Frame(2, 102, fast(uptime=1002.0, rx=10_200, extra_nics=veth)))
     assert sample.net_rx_bps == pytest.approx(100.0)
 
@@ -366,12 +360,10 @@ def test_a_reboot_starts_over() -> None:
 def test_a_reboot_seen_only_in_btime_starts_over_but_a_one_second_wobble_does_not() -> None:
     builder = SampleBuilder("h")
     builder.update(Frame(1, 100, fast()))
-    wobble = fast(uptime=1002.0, rx=12_000)
-    wobble["stat"] = wobble["stat"].replace("btime 1700000000", "btime 1700000001")
+    wobble = fast(uptime=1002.0, rx=12_000, btime=1_700_000_001)
     assert builder.update(Frame(2, 102, wobble)).net_rx_bps == pytest.approx(1000.0)
     # Rebooted while the channel was away and has been up longer since: counters are unrelated.
-    later = fast(uptime=90_000.0, rx=14_000)
-    later["stat"] = later["stat"].replace("btime 1700000000", "btime 1700090000")
+    later = fast(uptime=90_000.0, rx=14_000, btime=1_700_090_000)
     assert builder.update(Frame(3, 1790000, later)).net_rx_bps is None
 
 
@@ -400,9 +392,9 @@ def test_a_bad_frame_raises_and_the_next_good_one_rates_against_the_last_good() 
     builder = SampleBuilder("h")
     builder.update(Frame(1, 100, fast()))
     with pytest.raises(ProbeParseError, match=r"^meminfo: no MemTotal line$"):
-        builder.update(Frame(2, 102, dict(fast(uptime=1002.0, rx=11_000), meminfo="")))
-    with pytest.raises(ProbeParseError, match=r"^frame 3: no stat section$"):
-        builder.update(Frame(3, 104, {k: v for k, v in fast().items() if k != "stat"}))
+        builder.update(Frame(2, 102, fast(uptime=1002.0, rx=11_000, mem="m - 1 2 3 4 5 6")))
+    with pytest.raises(ProbeParseError, match=r"^frame 3: no tick section$"):
+        builder.update(Frame(3, 104, {"kernel": "Linux 6.1.0\n"}))
     sample = builder.update(Frame(4, 106, fast(uptime=1006.0, rx=16_000)))
     assert sample.net_rx_bps == pytest.approx(1000.0)
 
@@ -415,7 +407,7 @@ async def test_read_samples_yields_samples_and_errors_until_eof() -> None:
         b"Last login: yesterday\n",
         encode(1, 100, fast())[:33],
         encode(1, 100, fast())[33:],
-        encode(2, 102, dict(fast(uptime=1002.0, rx=12_000), meminfo="garbage\n")),
+        encode(2, 102, fast(uptime=1002.0, rx=12_000, mem="garbage")),
         encode(3, 104, fast(uptime=1004.0, rx=14_000)),
         encode(4, 106, fast(uptime=1006.0))[:20],
     ]
@@ -427,7 +419,7 @@ async def test_read_samples_yields_samples_and_errors_until_eof() -> None:
     got = [item async for item in read_samples(read, "web01")]
     kinds = [type(item).__name__ for item in got]
     assert kinds == ["FrameError", "HealthSample", "ProbeParseError", "HealthSample", "FrameError"]
-    assert str(got[2]).startswith("meminfo: line 1 is not")
+    assert str(got[2]) == "tick: unknown line 'garbage'"
     third = got[3]
     assert not isinstance(third, (FrameError, ProbeParseError))
     assert third.host == "web01" and third.net_rx_bps == pytest.approx(1000.0)
@@ -455,6 +447,8 @@ def test_per_core_percents_floor_each_column_and_match_the_column_by_column_rule
 
 
 def test_stat_lines_with_fewer_than_eight_columns_read_the_rest_as_zero() -> None:
-    stat = parse_stat("cpu  1 2 3 4 5\ncpu0 1 2 3 4\ncpu1 9 8 7 6 5 4 3 2 1 0\n")
+    body = fast()["tick"].split("\n")
+    body[1:3] = ["cpu  1 2 3 4 5", "cpu0 1 2 3 4", "cpu1 9 8 7 6 5 4 3 2 1 0"]
+    stat = parse_tick("\n".join(body)).cpu
     assert stat.total == CpuTimes(1, 2, 3, 4, 5, 0, 0, 0) and stat.columns == 5
     assert stat.per_core == (CpuTimes(1, 2, 3, 4), CpuTimes(9, 8, 7, 6, 5, 4, 3, 2))

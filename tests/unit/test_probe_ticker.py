@@ -22,8 +22,8 @@ from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.inventory import Host
 
 FRAME = (
-    b"@@FD1 1 1700000000\n@@uptime\n100.00 50.00\n@@stat\ncpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"
-    b"btime 1699999900\n@@meminfo\nMemTotal: 1000 kB\nMemAvailable: 500 kB\n@@loadavg\n0.10 0.20 0.30 1/100 42\n"
+    b"@@FD1 1 1700000000\n@@tick\nu 100.00 50.00\ncpu  1 2 3 4 5 6 7 8 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n"
+    b"b 1699999900 42\nm 1000 - 500 - - - -\nl 0.10 0.20 0.30 1/100 42\n"
     b"@@END 1\n"
 )
 
@@ -112,7 +112,7 @@ async def test_a_garbled_frame_still_counts_as_an_answer() -> None:
     probe, _, samples, trouble = reader()
     answer(probe, 1)
     assert probe.ask(probe.last_data + 5, gap_s=1.0, again_after_s=6.0)
-    probe.data_received(b"@@FD1 2 1700000002\n@@stat\nnot numbers\n@@END 2\n", cast(asyncssh.DataType, None))
+    probe.data_received(b"@@FD1 2 1700000002\n@@tick\nnot numbers\n@@END 2\n", cast(asyncssh.DataType, None))
     assert len(samples) == 1 and trouble and "bad health data" in trouble[0]
     assert probe.waiting_since is None
 

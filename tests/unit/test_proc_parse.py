@@ -1,6 +1,7 @@
 """The probe section parsers against hand-written /proc and df captures from five kernels and userlands.
 
-Each directory under `data/proc/` holds one host's sections as the probe prints them: RHEL 5 (2.6.18: eight
+Each directory under `data/proc/` holds one host's source files as the host printed them (the probe itself
+picks its `tick` section out of them, see `probe_capture`) and its df sections: RHEL 5 (2.6.18: eight
 stat columns, no MemAvailable, 7-field partition lines, no os-release), CentOS 7 (3.10, LVM, Docker), Debian 12
 (6.1 on a cloud VM with steal, NVMe, 20-field diskstats), Ubuntu 22.04 (5.15 with snaps, /dev/root, a bind
 mount) and an Alpine container under Docker (BusyBox df, overlay root). Expectations are exact numbers read
@@ -25,16 +26,12 @@ from fleetdeck.core.health.proc_parse import (
     ProbeParseError,
     parse_df,
     parse_df_inodes,
-    parse_diskstats,
     parse_kernel,
-    parse_loadavg,
-    parse_meminfo,
-    parse_netdev,
     parse_os_release,
-    parse_procs,
-    parse_stat,
-    parse_uptime,
+    parse_tick,
+    whole_disks,
 )
+from probe_capture import tick_of
 
 CASES = Path(__file__).parent / "data" / "proc"
 KIB = 1024
@@ -221,7 +218,7 @@ def test_every_case_directory_has_expectations() -> None:
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_golden_stat(case: str) -> None:
     want = EXPECTED[case]
-    stat = parse_stat(section(case, "stat"))
+    stat = parse_tick(tick_of(case)).cpu
     assert stat.total == want.cpu
     assert stat.columns == want.columns
     assert len(stat.per_core) == want.cores
@@ -234,23 +231,24 @@ def test_golden_stat(case: str) -> None:
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_golden_meminfo_loadavg_uptime(case: str) -> None:
     want = EXPECTED[case]
-    mem = parse_meminfo(section(case, "meminfo"))
+    tick = parse_tick(tick_of(case))
+    mem = tick.mem
     assert mem.total_bytes == want.mem_total_kib * KIB
     assert mem.available_bytes == want.mem_available_kib * KIB
     assert mem.available_estimated is want.estimated
     assert (mem.swap_total_bytes, mem.swap_free_bytes) == (want.swap_total_kib * KIB, want.swap_free_kib * KIB)
 
-    load = parse_loadavg(section(case, "loadavg"))
+    load = tick.load
     assert (load.load1, load.load5, load.load15, load.running, load.threads, load.last_pid) == want.load
-    uptime = parse_uptime(section(case, "uptime"))
-    assert (uptime.uptime_s, uptime.idle_s) == want.uptime
+    assert tick.uptime_s == want.uptime[0]
 
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
 def test_golden_netdev_and_diskstats(case: str) -> None:
     want = EXPECTED[case]
-    assert parse_netdev(section(case, "netdev")) == {n: NetCounters(*v) for n, v in want.net.items()}
-    disks = parse_diskstats(section(case, "diskstats"))
+    tick = parse_tick(tick_of(case))
+    assert tick.net == {n: NetCounters(*v) for n, v in want.net.items()}
+    disks = tick.disks
     assert disks == {n: DiskCounters(*v) for n, v in want.disks.items()}
     for name, (read, write) in want.disks.items():
         assert (disks[name].read_bytes, disks[name].write_bytes) == (read * 512, write * 512)
@@ -274,34 +272,53 @@ def test_golden_os_kernel_procs(case: str) -> None:
     want = EXPECTED[case]
     assert parse_os_release(section(case, "osrelease")) == want.os
     assert parse_kernel(section(case, "kernel")) == want.kernel
-    assert parse_procs(section(case, "procs")) == want.procs
+    assert parse_tick(tick_of(case)).procs == want.procs
+
+
+def tick(**lines: str) -> str:
+    """A well-formed `tick` section; keyword arguments replace (or, empty, drop) lines by their tag."""
+    default = {
+        "u": "u 100.00 50.00",
+        "cpu": "cpu  10 1 5 100 0 0 0 0 0 0\ncpu0 10 1 5 100 0 0 0 0 0 0",
+        "b": "b 1700000000 42",
+        "m": "m 1000 200 500 10 100 0 0",
+        "l": "l 0.52 0.66 0.48 3/110 23077",
+        "n": "n eth0 100 200",
+        "d": "d sda 1 2",
+    }
+    default.update(lines)
+    return "".join(line + "\n" for line in default.values() if line)
 
 
 def test_old_kernel_stat_without_iowait_or_steal_reads_zeros_and_says_so() -> None:
-    stat = parse_stat("cpu  10 1 5 100\ncpu0 10 1 5 100\n")
+    stat = parse_tick(tick(cpu="cpu  10 1 5 100\ncpu0 10 1 5 100")).cpu
     assert stat.total == CpuTimes(10, 1, 5, 100)
     assert stat.columns == 4 and stat.total.busy == 16 and stat.total.total == 116
 
 
 def test_guest_columns_are_not_counted_twice() -> None:
-    stat = parse_stat("cpu  100 0 50 800 10 0 5 5 70 0\n")
+    stat = parse_tick(tick(cpu="cpu  100 0 50 800 10 0 5 5 70 0")).cpu
     assert stat.total.total == 970  # guest (70) is already inside user (100)
 
 
 def test_meminfo_available_never_exceeds_total() -> None:
-    mem = parse_meminfo("MemTotal: 1000 kB\nMemFree: 800 kB\nBuffers: 300 kB\nCached: 400 kB\n")
+    mem = parse_tick(tick(m="m 1000 800 - 300 400 - -")).mem
     assert mem.available_bytes == 1000 * KIB and mem.available_estimated
+    assert (mem.swap_total_bytes, mem.swap_free_bytes) == (0, 0)
+
+
+def test_a_btime_not_read_yet_is_none_and_loopback_is_left_out() -> None:
+    got = parse_tick(tick(b="b 0 0", n="n lo 5 5\nn eth0 1 2"))
+    assert got.cpu.btime is None and got.procs == 0
+    assert got.net == {"eth0": NetCounters(1, 2)}
 
 
 def test_diskstats_partition_naming_rule() -> None:
-    text = "\n".join(
-        f"   8 0 {name} 1 0 {i * 10} 0 1 0 {i * 100} 0 0 0 0"
-        for i, name in enumerate(
-            ["sda", "sda1", "sdp", "sdp1", "nvme0n1", "nvme0n1p2", "mmcblk0", "mmcblk0p1", "xvda1", "md0", "dm-3"],
-            start=1,
-        )
-    )
-    assert sorted(parse_diskstats(text)) == ["mmcblk0", "nvme0n1", "sda", "sdp", "xvda1"]
+    names = ["sda", "sda1", "sdp", "sdp1", "nvme0n1", "nvme0n1p2", "mmcblk0", "mmcblk0p1", "xvda1", "md0", "dm-3"]
+    assert sorted(whole_disks(tuple(names))) == ["mmcblk0", "nvme0n1", "sda", "sdp", "xvda1"]
+    disks = parse_tick(tick(d="\n".join(f"d {name} {i * 10} {i * 100}" for i, name in enumerate(names, start=1))))
+    assert disks.disks == {n: DiskCounters(i * 10, i * 100) for i, n in enumerate(names, start=1) if n in disks.disks}
+    assert sorted(disks.disks) == ["mmcblk0", "nvme0n1", "sda", "sdp", "xvda1"]
 
 
 def test_df_without_type_column_filters_pseudo_devices_by_name() -> None:
@@ -337,26 +354,35 @@ def test_os_release_unquotes_like_a_shell() -> None:
 Parser = Callable[[str], object]
 
 GARBAGE: list[tuple[str, Parser, str, str]] = [
-    ("stat empty", parse_stat, "", 'stat: no "cpu " line'),
-    ("stat words", parse_stat, "cpu  a b c d\n", "stat: cpu column 1 is 'a'"),
-    ("stat truncated line", parse_stat, "cpu  1 2\n", "stat: cpu line has 2 time columns"),
-    ("stat negative", parse_stat, "cpu  1 2 3 -4\n", "stat: cpu column 4 is negative"),
-    ("meminfo empty", parse_meminfo, "", "meminfo: no MemTotal line"),
-    ("meminfo junk", parse_meminfo, "MemTotal: lots\n", "meminfo: MemTotal is 'lots'"),
-    ("meminfo no colon", parse_meminfo, "MemTotal 100 kB\n", "meminfo: line 1 is not"),
-    ("meminfo cut mid-line", parse_meminfo, "MemTotal:        7990064 kB\nMemFr", "meminfo: line 2 is not"),
-    ("meminfo old no free", parse_meminfo, "MemTotal: 100 kB\n", "meminfo: no MemFree line"),
-    ("loadavg short", parse_loadavg, "0.52 0.66\n", "loadavg: expected"),
-    ("loadavg nan", parse_loadavg, "nan 0.66 0.48 3/110 23077\n", "loadavg: load1 is out of range"),
-    ("loadavg words", parse_loadavg, "0.52 0.66 0.48 x/110 23077\n", "loadavg: running is 'x'"),
-    ("uptime empty", parse_uptime, "", "uptime: expected"),
-    ("uptime words", parse_uptime, "up 3 days\n", "uptime: expected"),
-    ("uptime text", parse_uptime, "forever\n", "uptime: seconds is 'forever'"),
-    ("netdev truncated", parse_netdev, "  eth0: 123 4 0 0\n", "netdev: line 1 is not"),
-    ("netdev no colon", parse_netdev, "eth0 1 2 3 4 5 6 7 8 9 10\n", "netdev: line 1 is not"),
-    ("netdev words", parse_netdev, "eth0: x 2 3 4 5 6 7 8 9 10\n", "netdev: eth0 received bytes is 'x'"),
-    ("diskstats truncated", parse_diskstats, "   8 0 sda 1 2 3 4 5\n", "diskstats: line 1 has 8 fields"),
-    ("diskstats words", parse_diskstats, "8 0 sda 1 2 x 4 5 6 7 8 9 10 11\n", "diskstats: sda sectors read is 'x'"),
+    ("tick empty", parse_tick, "", "uptime: no 'u' line"),
+    ("tick unknown line", parse_tick, tick(d="disk sda 1 2"), "tick: unknown line 'disk sda 1 2'"),
+    ("stat missing", parse_tick, tick(cpu=""), 'stat: no "cpu " line'),
+    ("stat words", parse_tick, tick(cpu="cpu  a b c d"), "stat: cpu column 1 is 'a'"),
+    ("stat truncated line", parse_tick, tick(cpu="cpu  1 2"), "stat: cpu line has 2 time columns"),
+    ("stat negative", parse_tick, tick(cpu="cpu  1 2 3 -4"), "stat: cpu column 4 is negative"),
+    ("btime short", parse_tick, tick(b="b 1700000000"), "stat: expected 'btime processes'"),
+    ("procs words", parse_tick, tick(b="b 1700000000 many"), "procs: process count is 'many'"),
+    ("meminfo missing", parse_tick, tick(m=""), "meminfo: no 'm' line"),
+    ("meminfo no total", parse_tick, tick(m="m - 1 2 3 4 5 6"), "meminfo: no MemTotal line"),
+    ("meminfo junk", parse_tick, tick(m="m lots 1 2 3 4 5 6"), "meminfo: MemTotal is 'lots'"),
+    ("meminfo cut short", parse_tick, tick(m="m 1000 200"), "meminfo: expected 7 values"),
+    ("meminfo old no free", parse_tick, tick(m="m 100 - - - - - -"), "meminfo: neither MemAvailable nor MemFree"),
+    ("loadavg missing", parse_tick, tick(l=""), "loadavg: no 'l' line"),
+    ("loadavg short", parse_tick, tick(l="l 0.52 0.66"), "loadavg: expected"),
+    ("loadavg nan", parse_tick, tick(l="l nan 0.66 0.48 3/110 23077"), "loadavg: load1 is out of range"),
+    ("loadavg words", parse_tick, tick(l="l 0.52 0.66 0.48 x/110 23077"), "loadavg: running is 'x'"),
+    ("uptime missing", parse_tick, tick(u=""), "uptime: no 'u' line"),
+    ("uptime words", parse_tick, tick(u="u up 3 days"), "uptime: expected"),
+    ("uptime text", parse_tick, tick(u="u forever"), "uptime: seconds is 'forever'"),
+    (
+        "netdev truncated",
+        parse_tick,
+        tick(n="n eth0 123"),
+        "netdev: expected 'iface rx_bytes tx_bytes', got 'eth0 123'",
+    ),
+    ("netdev words", parse_tick, tick(n="n eth0 x 2"), "netdev: expected"),
+    ("diskstats truncated", parse_tick, tick(d="d sda 1"), "diskstats: expected 'disk sectors_read"),
+    ("diskstats words", parse_tick, tick(d="d sda x 4"), "diskstats: expected"),
     ("df no header", parse_df, "/dev/sda1 100 50 50 50% /\n", "df: no 'Filesystem' header"),
     (
         "df cut row",
@@ -368,8 +394,6 @@ GARBAGE: list[tuple[str, Parser, str, str]] = [
     ("dfi no header", parse_df_inodes, "garbage\n", "dfi: no 'Filesystem' header"),
     ("dfi cut row", parse_df_inodes, "Filesystem Inodes IUsed IFree IUse% Mounted on\n/dev/sda1 10", "dfi: line 2"),
     ("osrelease junk", parse_os_release, "this is not os-release\n", "osrelease: line 1 is not KEY=value"),
-    ("procs empty", parse_procs, "", "procs: expected one number"),
-    ("procs words", parse_procs, "many\n", "procs: process count is 'many'"),
 ]
 
 
@@ -385,18 +409,15 @@ def test_garbage_raises_probe_parse_error_naming_the_section(
 
 
 @pytest.mark.parametrize("case", sorted(EXPECTED))
-@pytest.mark.parametrize("name", ["stat", "meminfo", "netdev", "diskstats", "df", "dfi", "osrelease"])
+@pytest.mark.parametrize("name", ["tick", "df", "dfi", "osrelease"])
 def test_every_truncation_of_a_real_section_parses_or_raises_probe_parse_error(case: str, name: str) -> None:
     parsers: dict[str, Parser] = {
-        "stat": parse_stat,
-        "meminfo": parse_meminfo,
-        "netdev": parse_netdev,
-        "diskstats": parse_diskstats,
+        "tick": parse_tick,
         "df": parse_df,
         "dfi": parse_df_inodes,
         "osrelease": parse_os_release,
     }
-    text = section(case, name)
+    text = tick_of(case) if name == "tick" else section(case, name)
     for cut in range(len(text)):
         with contextlib.suppress(ProbeParseError):
             parsers[name](text[:cut])
@@ -405,12 +426,8 @@ def test_every_truncation_of_a_real_section_parses_or_raises_probe_parse_error(c
 def test_binary_noise_raises_probe_parse_error() -> None:
     noise = bytes(range(256)).decode("latin-1") * 3
     parsers: list[tuple[Parser, str]] = [
-        (parse_stat, noise),
-        (parse_meminfo, noise),
-        (parse_loadavg, noise),
-        (parse_uptime, noise),
-        (parse_netdev, noise),
-        (parse_diskstats, noise),
+        (parse_tick, noise),
+        (parse_tick, "u 1 1\n" + noise),
         (parse_df, "Filesystem x\n" + noise),
         (parse_df_inodes, "Filesystem x\n" + noise),
         (parse_os_release, noise),

@@ -25,15 +25,9 @@ from fleetdeck.core.health.proc_parse import (
     ProbeParseError,
     parse_df,
     parse_df_inodes,
-    parse_diskstats,
     parse_kernel,
-    parse_loadavg,
-    parse_meminfo,
-    parse_netdev,
     parse_os_release,
-    parse_procs,
-    parse_stat,
-    parse_uptime,
+    parse_tick,
 )
 from fleetdeck.core.health.sample import FsUsage, HealthSample, NetRate
 
@@ -49,7 +43,7 @@ WAIT_FOR_FRAME_BYTES = 64 << 10
 HEADER = b"@@FD1 "
 """The frame header prefix; the `1` is the protocol version."""
 
-REQUIRED_SECTIONS = ("stat", "meminfo", "loadavg", "uptime")
+REQUIRED_SECTIONS = ("tick",)
 """Sections every frame must carry for a sample to be built."""
 
 BTIME_SLACK_S = 2
@@ -317,7 +311,7 @@ class _Counters:
     btime: int | None
     cpu: CpuStat
     net: Mapping[str, NetCounters]
-    disks: Mapping[str, DiskCounters] | None
+    disks: Mapping[str, DiskCounters]
 
 
 class SampleBuilder:
@@ -351,18 +345,13 @@ class SampleBuilder:
         for name in REQUIRED_SECTIONS:
             if name not in sections:
                 raise ProbeParseError(f"frame {frame.tick}: no {name} section")
-        cpu = parse_stat(sections["stat"])
-        mem = parse_meminfo(sections["meminfo"])
-        load = parse_loadavg(sections["loadavg"])
-        uptime = parse_uptime(sections["uptime"])
-        net = parse_netdev(sections["netdev"]) if "netdev" in sections else {}
-        disks = parse_diskstats(sections["diskstats"]) if "diskstats" in sections else None
-        procs = parse_procs(sections["procs"]) if "procs" in sections else 0
+        tick = parse_tick(sections["tick"])
+        cpu, mem, load = tick.cpu, tick.mem, tick.load
         kernel = parse_kernel(sections["kernel"]) if "kernel" in sections else None
         os_name = parse_os_release(sections["osrelease"]).display_name if "osrelease" in sections else None
         filesystems = _filesystems(sections) if "df" in sections else None
 
-        current = _Counters(uptime_s=uptime.uptime_s, btime=cpu.btime, cpu=cpu, net=net, disks=disks)
+        current = _Counters(uptime_s=tick.uptime_s, btime=cpu.btime, cpu=cpu, net=tick.net, disks=tick.disks)
         previous = self._previous
         if previous is not None and (
             current.uptime_s <= previous.uptime_s
@@ -406,8 +395,8 @@ class SampleBuilder:
             net_tx_bps=rates[1],
             disk_read_bps=rates[2],
             disk_write_bps=rates[3],
-            uptime_s=uptime.uptime_s,
-            procs=procs,
+            uptime_s=tick.uptime_s,
+            procs=tick.procs,
             kernel=self._kernel,
             os_name=self._os_name,
             cpu_per_core_pct=per_core_percents(previous.cpu, cpu) if previous is not None else (),
@@ -524,8 +513,6 @@ def _rates(
     nets = [(previous.net[n], c) for n, c in current.net.items() if n in previous.net]
     rx = rate([(b.rx_bytes, a.rx_bytes) for b, a in nets])
     tx = rate([(b.tx_bytes, a.tx_bytes) for b, a in nets])
-    if previous.disks is None or current.disks is None:
-        return rx, tx, None, None
     disks = [(previous.disks[n], c) for n, c in current.disks.items() if n in previous.disks]
     read = rate([(b.read_bytes, a.read_bytes) for b, a in disks])
     write = rate([(b.write_bytes, a.write_bytes) for b, a in disks])

@@ -1,10 +1,12 @@
-"""Parsers for the text the remote health probe sends: `/proc` files, `df -P` and `/etc/os-release`.
+"""Parsers for the text the remote health probe sends: its `tick` section, `df -P` and `/etc/os-release`.
 
 Each function takes one section's text exactly as the host printed it and returns a small frozen dataclass
-(or a mapping of them) with plain integers: jiffies, bytes, sectors. Nothing here computes a rate or a
-percentage over time; that needs two frames and lives in `fleetdeck.core.health.frames`. Remote hosts run
-every Linux from RHEL 5 to today, inside VMs and containers, so the parsers accept what old kernels leave out
-(trailing `/proc/stat` columns, `MemAvailable`, 7-field partition lines in `/proc/diskstats`) but refuse what
+(or a mapping of them) with plain integers: jiffies, bytes, sectors. The `tick` section holds the numbers the
+probe's shell picked out of `/proc` (see `parse_tick`); the slow sections are the commands' own output.
+Nothing here computes a rate or a percentage over time; that needs two frames and lives in
+`fleetdeck.core.health.frames`. Remote hosts run every Linux from RHEL 5 to today, inside VMs and containers,
+so the parsers accept what old kernels leave out (trailing `/proc/stat` columns, `MemAvailable`; the probe
+drops the 7-field partition lines of old `/proc/diskstats`) but refuse what
 cannot be trusted: a malformed or cut-off section raises `ProbeParseError` naming the section and the problem,
 never a bare `IndexError` or `KeyError`. The module is pure and imports neither psutil nor textual nor rich.
 """
@@ -39,12 +41,8 @@ _DF_UNTYPED = re.compile(
 _DF_INODES = re.compile(
     r"(?P<dev>.*?)\s+(?P<total>\d+|-)\s+(?P<used>\d+|-)\s+(?P<free>\d+|-)\s+(?P<cap>\d+%|-)\s(?P<mount>.*)"
 )
-_MEMINFO_LINE = re.compile(r"^([^:\n]+):[ \t]*(\d+)(?:[ \t]+kB)?[ \t]*$", re.M)
-"""The meminfo line, for one pass over a well-formed section; anything else goes the line-by-line way."""
-_OLD_PARTITION_FIELDS = 7
 _MAX_DF_LINE = 8192
 """A mount point is at most PATH_MAX (4096) bytes; longer df lines are garbage, refused before any regex."""
-_DISKSTATS_MIN_FIELDS = 14
 
 
 class ProbeParseError(ValueError):
@@ -126,14 +124,6 @@ class LoadAvg:
     running: int
     threads: int
     last_pid: int
-
-
-@dataclass(frozen=True, slots=True)
-class Uptime:
-    """`/proc/uptime`: seconds since boot (CLOCK_BOOTTIME, centisecond resolution) and summed idle seconds."""
-
-    uptime_s: float
-    idle_s: float | None
 
 
 class NetCounters(NamedTuple):
@@ -225,25 +215,81 @@ def _clip(line: str, limit: int = 60) -> str:
     return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
-def parse_stat(text: str) -> CpuStat:
-    """Parse `/proc/stat`.
+@dataclass(frozen=True, slots=True)
+class Tick:
+    """Everything one tick of the probe reports (its `tick` section), as plain counters.
 
-    Columns a kernel does not print (iowait before 2.5.41, steal before 2.6.11) read as zero and `columns`
-    says how many there were; fewer than four time columns, or a non-number, is an error.
+    Attributes:
+        cpu: The `cpu` lines of `/proc/stat`, with btime.
+        mem: Memory and swap sizes.
+        load: The load averages.
+        uptime_s: Seconds since boot (centisecond resolution): the clock rates are computed against.
+        net: Byte counters per interface, loopback left out.
+        disks: Sector counters of whole physical disks only (see `whole_disks`).
+        procs: Processes on the host (numeric entries of `/proc`), counted on df ticks.
+    """
+
+    cpu: CpuStat
+    mem: MemInfo
+    load: LoadAvg
+    uptime_s: float
+    net: dict[str, NetCounters]
+    disks: dict[str, DiskCounters]
+    procs: int
+
+
+MEMINFO_KEYS = ("MemTotal", "MemFree", "MemAvailable", "Buffers", "Cached", "SwapTotal", "SwapFree")
+"""The `/proc/meminfo` values of the tick's `m` line, in this order; `-` stands for a line the kernel lacks."""
+
+
+def parse_tick(text: str) -> Tick:
+    """Parse the probe's `tick` section: the numbers it picked out of `/proc` with shell builtins.
+
+    One line per source, tagged by its first field::
+
+        u 1167.48 1680.15                  /proc/uptime
+        cpu  10 0 5 80 1 0 0 0 0 0          the cpu lines of /proc/stat, verbatim
+        cpu0 ...
+        b 1700000000 42                    btime, process count
+        m 1000 200 500 10 100 0 0           meminfo in kB, MEMINFO_KEYS order, `-` where absent
+        l 0.52 0.66 0.48 3/110 23077       /proc/loadavg, verbatim
+        n eth0 2918458871 1234             per interface: received and transmitted bytes
+        d sda 400 800                      per disk: sectors read and written
+
+    Old kernels are read as the files were: missing `/proc/stat` columns count as zero (`CpuStat.columns`
+    says how many there were), a missing `MemAvailable` is estimated as MemFree + Buffers + Cached.
 
     Raises:
-        ProbeParseError: No aggregate `cpu ` line, or a cpu line or counter that is not numeric.
+        ProbeParseError: A required line (`u`, `cpu`, `m`, `l`) is missing, or a line is cut short, not
+            numeric, or unknown; the message names what was wrong.
     """
     total: CpuTimes | None = None
     columns = 0
     cores: list[CpuTimes] = []
-    scalars: dict[str, int] = {}
-    for line in text.splitlines():
+    net: dict[str, NetCounters] = {}
+    rows: dict[str, DiskCounters] = {}
+    mem: MemInfo | None = None
+    load: LoadAvg | None = None
+    uptime: float | None = None
+    btime: int | None = None
+    procs = 0
+    for line in text.split("\n"):
         fields = line.split()
         if not fields:
             continue
         key = fields[0]
-        if key == "cpu" or (key.startswith("cpu") and key[3:].isdigit()):
+        if key == "n":
+            if len(fields) != 4 or not (fields[2].isdigit() and fields[3].isdigit()):
+                raise ProbeParseError(f"netdev: expected 'iface rx_bytes tx_bytes', got {_clip(line[2:])!r}")
+            if fields[1] != "lo":
+                net[fields[1]] = NetCounters(int(fields[2]), int(fields[3]))
+        elif key == "d":
+            if len(fields) != 4 or not (fields[2].isdigit() and fields[3].isdigit()):
+                raise ProbeParseError(
+                    f"diskstats: expected 'disk sectors_read sectors_written', got {_clip(line[2:])!r}"
+                )
+            rows[fields[1]] = DiskCounters(int(fields[2]), int(fields[3]))
+        elif key == "cpu" or (key.startswith("cpu") and key[3:].isdigit()):
             values = _ints(fields[1:]) or [_int("stat", f"{key} column {i + 1}", v) for i, v in enumerate(fields[1:])]
             if len(values) < 4:
                 raise ProbeParseError(f"stat: {key} line has {len(values)} time columns, expected at least 4")
@@ -252,44 +298,54 @@ def parse_stat(text: str) -> CpuStat:
                 total, columns = times, len(values)
             else:
                 cores.append(times)
-        elif key in ("btime", "procs_running", "procs_blocked") and len(fields) == 2:
-            scalars[key] = _int("stat", key, fields[1])
+        elif key == "m":
+            mem = _meminfo(fields[1:], line)
+        elif key == "l":
+            load = _loadavg(fields[1:], line)
+        elif key == "u":
+            if not 2 <= len(fields) <= 3:
+                raise ProbeParseError(f"uptime: expected 'seconds idle_seconds', got {_clip(line[2:])!r}")
+            uptime = _float("uptime", "seconds", fields[1])
+        elif key == "b":
+            if len(fields) != 3:
+                raise ProbeParseError(f"stat: expected 'btime processes', got {_clip(line[2:])!r}")
+            btime = _int("stat", "btime", fields[1]) or None  # 0: the probe has not read it yet
+            procs = _int("procs", "process count", fields[2])
+        else:
+            raise ProbeParseError(f"tick: unknown line {_clip(line)!r}")
+    if uptime is None:
+        raise ProbeParseError("uptime: no 'u' line")
     if total is None:
         raise ProbeParseError('stat: no "cpu " line')
-    return CpuStat(
-        total=total,
-        per_core=tuple(cores),
-        columns=columns,
-        btime=scalars.get("btime"),
-        procs_running=scalars.get("procs_running"),
-        procs_blocked=scalars.get("procs_blocked"),
+    if mem is None:
+        raise ProbeParseError("meminfo: no 'm' line")
+    if load is None:
+        raise ProbeParseError("loadavg: no 'l' line")
+    disks = whole_disks(tuple(rows))
+    return Tick(
+        cpu=CpuStat(total=total, per_core=tuple(cores), columns=columns, btime=btime),
+        mem=mem,
+        load=load,
+        uptime_s=uptime,
+        net=net,
+        disks={name: c for name, c in rows.items() if name in disks},
+        procs=procs,
     )
 
 
-def parse_meminfo(text: str) -> MemInfo:
-    """Parse `/proc/meminfo` into bytes.
-
-    Kernels before 3.14 have no `MemAvailable`; then available is estimated as MemFree + Buffers + Cached
-    (what `free` showed as "-/+ buffers/cache" for years) and `available_estimated` is set. A host without
-    swap lines reads as zero swap.
-
-    Raises:
-        ProbeParseError: No MemTotal (or MemFree when estimating), or a line that is not `Key: number [kB]`.
-    """
-    matches = _MEMINFO_LINE.findall(text)
-    if matches and len(matches) == text.count("\n") and text.endswith("\n"):
-        kib = {key.strip(): int(value) for key, value in matches}  # Every line well formed: one regex pass.
-    else:
-        kib = _meminfo_lines(text)
-
-    def need(key: str) -> int:
-        if key not in kib:
-            raise ProbeParseError(f"meminfo: no {key} line")
-        return kib[key]
-
-    total = need("MemTotal")
+def _meminfo(values: list[str], line: str) -> MemInfo:
+    """The `m` line's kB values as bytes; without `MemAvailable` (before 3.14) it is estimated as
+    MemFree + Buffers + Cached, what `free` showed as "-/+ buffers/cache" for years."""
+    if len(values) != len(MEMINFO_KEYS):
+        raise ProbeParseError(f"meminfo: expected {len(MEMINFO_KEYS)} values, got {_clip(line[2:])!r}")
+    kib = {key: _int("meminfo", key, v) for key, v in zip(MEMINFO_KEYS, values, strict=True) if v != "-"}
+    total = kib.get("MemTotal")
+    if total is None:
+        raise ProbeParseError("meminfo: no MemTotal line")
     estimated = "MemAvailable" not in kib
-    available = kib["MemAvailable"] if not estimated else need("MemFree") + kib.get("Buffers", 0) + kib.get("Cached", 0)
+    if estimated and "MemFree" not in kib:
+        raise ProbeParseError("meminfo: neither MemAvailable nor MemFree")
+    available = kib["MemAvailable"] if not estimated else kib["MemFree"] + kib.get("Buffers", 0) + kib.get("Cached", 0)
     return MemInfo(
         total_bytes=total * 1024,
         available_bytes=min(available, total) * 1024,
@@ -299,32 +355,10 @@ def parse_meminfo(text: str) -> MemInfo:
     )
 
 
-def _meminfo_lines(text: str) -> dict[str, int]:
-    """meminfo line by line, naming the first line that is not `Key: number [kB]`."""
-    kib: dict[str, int] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        key, sep, rest = line.partition(":")
-        parts = rest.split()
-        if sep and parts and parts[0].isdigit() and (len(parts) == 1 or (len(parts) == 2 and parts[1] == "kB")):
-            kib[key.strip()] = int(parts[0])  # The common line, checked without a call per field.
-            continue
-        if not line.strip():
-            continue
-        if not sep or not parts or len(parts) > 2 or (len(parts) == 2 and parts[1] != "kB"):
-            raise ProbeParseError(f"meminfo: line {number} is not 'Key: number kB': {_clip(line)!r}")
-        kib[key.strip()] = _int("meminfo", key.strip(), parts[0])
-    return kib
-
-
-def parse_loadavg(text: str) -> LoadAvg:
-    """Parse `/proc/loadavg` (`0.52 0.66 0.48 3/110 23077`).
-
-    Raises:
-        ProbeParseError: Not five fields, or a field that is not a number.
-    """
-    fields = text.split()
+def _loadavg(fields: list[str], line: str) -> LoadAvg:
+    """`/proc/loadavg`'s five fields (`0.52 0.66 0.48 3/110 23077`)."""
     if len(fields) != 5 or fields[3].count("/") != 1:
-        raise ProbeParseError(f"loadavg: expected 'l1 l5 l15 running/threads lastpid', got {_clip(text.strip())!r}")
+        raise ProbeParseError(f"loadavg: expected 'l1 l5 l15 running/threads lastpid', got {_clip(line[2:])!r}")
     running, _, threads = fields[3].partition("/")
     return LoadAvg(
         load1=_float("loadavg", "load1", fields[0]),
@@ -336,126 +370,16 @@ def parse_loadavg(text: str) -> LoadAvg:
     )
 
 
-def parse_uptime(text: str) -> Uptime:
-    """Parse `/proc/uptime` (`1167.48 1680.15`); the idle figure is optional.
-
-    Raises:
-        ProbeParseError: Empty, more than two fields, or not numbers.
-    """
-    fields = text.split()
-    if not 1 <= len(fields) <= 2:
-        raise ProbeParseError(f"uptime: expected 'seconds idle_seconds', got {_clip(text.strip())!r}")
-    idle = _float("uptime", "idle seconds", fields[1]) if len(fields) == 2 else None
-    return Uptime(uptime_s=_float("uptime", "seconds", fields[0]), idle_s=idle)
-
-
-def parse_netdev(text: str) -> dict[str, NetCounters]:
-    """Parse `/proc/net/dev` into per-interface byte counters, loopback left out.
-
-    The two header lines are recognised by their `|`. Old kernels print `eth0:2918458871` with no space once
-    the number is wide, so the name is split off at the colon (Linux forbids colons in interface names).
-
-    Raises:
-        ProbeParseError: An interface line without a colon or with fewer than the 9 counters needed to reach
-            transmitted bytes, or a counter that is not a number.
-    """
-    plain = _netdev_plain(text)
-    if plain is not None:
-        return plain
-    counters: dict[str, NetCounters] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        if not line.strip() or "|" in line:
-            continue
-        name, sep, rest = line.partition(":")
-        name = name.strip()
-        values = rest.split()
-        if not sep or not name or len(values) < 9:
-            raise ProbeParseError(f"netdev: line {number} is not 'iface: rx... tx...': {_clip(line)!r}")
-        rx = _int("netdev", f"{name} received bytes", values[0])
-        tx = _int("netdev", f"{name} transmitted bytes", values[8])
-        if name != "lo":
-            counters[name] = NetCounters(rx_bytes=rx, tx_bytes=tx)
-    return counters
-
-
-def _netdev_plain(text: str) -> dict[str, NetCounters] | None:
-    """/proc/net/dev when every interface line is well formed (the usual case), else None for the careful reader."""
-    counters: dict[str, NetCounters] = {}
-    for line in text.splitlines():
-        if "|" in line:
-            continue
-        name, sep, rest = line.partition(":")
-        values = rest.split()
-        if not sep or len(values) < 9 or not (values[0].isdigit() and values[8].isdigit()):
-            return None
-        name = name.strip()
-        if not name:
-            return None
-        if name != "lo":
-            counters[name] = NetCounters(int(values[0]), int(values[8]))
-    return counters
-
-
-def parse_diskstats(text: str) -> dict[str, DiskCounters]:
-    """Parse `/proc/diskstats` into sector counters of whole physical disks only.
-
-    The rule, so nothing is counted twice: a partition is skipped when its parent disk is listed too (the
-    kernel names partitions disk + N, or disk + pN when the disk name ends in a digit: `sda1`, `nvme0n1p2`,
-    `mmcblk0p1`), as are the 7-field partition lines of kernels before 2.6.25; memory-backed and stacked
-    devices (`loop`, `ram`, `zram`, `dm-`, `md`, `drbd`, `bcache`) are skipped because their I/O is either not
-    disk I/O or is counted again on the disks beneath them. A partition whose disk is not listed (some Xen
-    guests only see `xvda1`) counts as a disk. Lines with 14, 18 or 20 fields (kernels 2.6.25, 4.18, 5.5) are
-    all read the same way; only fields 6 and 10 (sectors read and written) are used.
-
-    Raises:
-        ProbeParseError: A line with too few fields, or sector counts that are not numbers.
-    """
-    rows = _diskstats_plain(text)
-    if rows is None:
-        rows = _diskstats_lines(text)
-    disks = _whole_disks(tuple(rows))
-    return {name: c for name, c in rows.items() if name in disks}
-
-
-def _diskstats_plain(text: str) -> dict[str, DiskCounters] | None:
-    """diskstats when every line is a modern numeric one (the usual case), else None for the careful reader."""
-    rows: dict[str, DiskCounters] = {}
-    for line in text.splitlines():
-        fields = line.split()
-        if len(fields) < _DISKSTATS_MIN_FIELDS or not (fields[5].isdigit() and fields[9].isdigit()):
-            return None
-        rows[fields[2]] = DiskCounters(int(fields[5]), int(fields[9]))
-    return rows
-
-
-def _diskstats_lines(text: str) -> dict[str, DiskCounters]:
-    """diskstats line by line, naming the first line that is short or not numeric."""
-    rows: dict[str, DiskCounters] = {}
-    for number, line in enumerate(text.splitlines(), start=1):
-        fields = line.split()
-        if not fields:
-            continue
-        if len(fields) == _OLD_PARTITION_FIELDS:
-            continue  # Pre-2.6.25 partition line: always a partition.
-        if len(fields) < _DISKSTATS_MIN_FIELDS:
-            raise ProbeParseError(
-                f"diskstats: line {number} has {len(fields)} fields, expected {_DISKSTATS_MIN_FIELDS} or more: "
-                f"{_clip(line.strip())!r}"
-            )
-        name, read, written = fields[2], fields[5], fields[9]
-        if read.isdigit() and written.isdigit():
-            rows[name] = DiskCounters(read_sectors=int(read), write_sectors=int(written))
-            continue
-        rows[name] = DiskCounters(
-            read_sectors=_int("diskstats", f"{name} sectors read", read),
-            write_sectors=_int("diskstats", f"{name} sectors written", written),
-        )
-    return rows
-
-
 @functools.lru_cache(maxsize=64)
-def _whole_disks(names: tuple[str, ...]) -> frozenset[str]:
-    """Which of a diskstats listing's devices are whole physical disks; the listing rarely changes, so cached."""
+def whole_disks(names: tuple[str, ...]) -> frozenset[str]:
+    """Which of a diskstats listing's devices are whole physical disks, so nothing is counted twice.
+
+    A partition is left out when its parent disk is listed too (the kernel names partitions disk + N, or
+    disk + pN when the disk name ends in a digit: `sda1`, `nvme0n1p2`, `mmcblk0p1`); memory-backed and stacked
+    devices (`loop`, `ram`, `zram`, `dm-`, `md`, `drbd`, `bcache`) too, because their I/O is either not disk
+    I/O or is counted again on the disks beneath them. A partition whose disk is not listed (some Xen guests
+    only see `xvda1`) counts as a disk. The listing rarely changes, so the answer is cached.
+    """
     listed = dict.fromkeys(names)
     return frozenset(n for n in names if not _VIRTUAL_DISK.fullmatch(n) and not _is_partition(n, listed))
 
@@ -579,18 +503,6 @@ def _unquote(value: str) -> str:
     if len(value) >= 2 and value[0] == value[-1] == '"':
         return re.sub(r'\\([\\"$`])', r"\1", value[1:-1])
     return value
-
-
-def parse_procs(text: str) -> int:
-    """Parse the probe's `procs` section: the number of processes (numeric entries in `/proc`).
-
-    Raises:
-        ProbeParseError: Not a single whole number.
-    """
-    fields = text.split()
-    if len(fields) != 1:
-        raise ProbeParseError(f"procs: expected one number, got {_clip(text.strip())!r}")
-    return _int("procs", "process count", fields[0])
 
 
 def parse_kernel(text: str) -> str:
