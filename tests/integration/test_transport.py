@@ -11,6 +11,7 @@ from pathlib import Path
 
 import asyncssh
 import asyncssh.connection
+import asyncssh.packet
 import pytest
 from asyncssh.constants import MSG_CHANNEL_DATA, MSG_CHANNEL_REQUEST, MSG_IGNORE
 
@@ -25,7 +26,7 @@ from fleetdeck.core.transport import (
     Unreachable,
 )
 from fleetdeck.core.transport.hostkeys import KnownHosts
-from fleetdeck.core.transport.ssh import AEAD_CIPHERS, drop_ignore_packets
+from fleetdeck.core.transport.ssh import AEAD_CIPHERS, drop_ignore_packets, skip_packet_logs
 
 pytestmark = pytest.mark.ssh
 
@@ -261,3 +262,41 @@ async def test_ignore_packets_stay_on_a_cipher_that_is_not_aead(
         sent.clear()
         await conn.run("true", check=True)
         assert MSG_CHANNEL_REQUEST in sent and MSG_IGNORE in sent
+
+
+async def test_packet_logs_are_skipped_while_off_and_written_when_packet_logging_is_on(
+    ssh_fleet: SshFleet, transport: SshTransport, caplog: pytest.LogCaptureFixture
+) -> None:
+    host = hosts_of(ssh_fleet)[0]
+    conn = await transport.connection(host)
+    formatted: list[int] = []
+    real = asyncssh.packet.SSHPacketLogger._log_packet
+
+    def counting(self: object, *args: object) -> None:
+        formatted.append(1)
+        real(self, *args)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(asyncssh.packet.SSHPacketLogger, "_log_packet", counting)
+        await conn.run("true", check=True)
+        assert formatted, "asyncssh formats the packets of a channel that was left alone"
+        async with conn.create_process("cat") as proc:
+            assert skip_packet_logs(proc.channel)
+            formatted.clear()
+            proc.stdin.write("one\n")
+            assert await asyncio.wait_for(proc.stdout.readline(), 10) == "one\n"
+            proc.stdin.write_eof()
+        assert formatted == [], "a skipped connection and channel format no packet log"
+    asyncssh.set_debug_level(3)
+    try:
+        async with asyncssh.connect(
+            host.address,
+            port=host.port,
+            username=host.user,
+            known_hosts=str(ssh_fleet.known_hosts),
+            client_keys=[str(ssh_fleet.client_key)],
+        ) as logged:
+            assert not skip_packet_logs(logged), "packet logging is on: keep it"
+    finally:
+        asyncssh.set_debug_level(1)
+    await transport.close()

@@ -38,6 +38,7 @@ from textual.widgets import DataTable
 from fleetdeck.core.health.board import HealthBoard
 from fleetdeck.core.health.top import TopError
 from fleetdeck.ui.context import ConsoleContext
+from fleetdeck.ui.screens.dashboard import DashboardScreen
 from fleetdeck.ui.widgets import fleet_rows
 from fleetdeck.ui.widgets.filter_bar import FilterBar
 from fleetdeck.ui.widgets.health_detail import HealthDetail
@@ -481,6 +482,26 @@ async def test_a_covered_dashboard_leaves_hosts_dirty_until_it_is_back() -> None
         assert screen.table.get_cell("web-1", "mem").plain.strip() == "45%"
         pilot.app.pop_screen()
         await until(pilot, lambda: cell(pilot, "web-1", "mem") == "1%")
+
+
+async def test_an_idle_dashboard_drains_once_a_second_and_a_filter_still_applies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ticks: list[float] = []
+    real = DashboardScreen.drain
+
+    def counting(self: DashboardScreen) -> int:
+        ticks.append(asyncio.get_running_loop().time())
+        return real(self)
+
+    monkeypatch.setattr(DashboardScreen, "drain", counting)
+    async with make_app().run_test(size=(120, 35)) as pilot:
+        await ready(pilot)
+        ticks.clear()
+        await pilot.pause(2.5)
+        assert 1 <= len(ticks) <= 3, f"{len(ticks)} drains in 2.5 s"  # at 10 Hz: 25
+        await type_filter(pilot, "web")
+        assert order(pilot) == ["web-1", "web-2"]
 
 
 # -- snapshots ----------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ import asyncssh
 import pytest
 
 from fleetdeck.core.health.collector import SILENCE_CHECK_S, CollectorSettings, HealthCollector
-from fleetdeck.core.health.probe_session import REQUEST, REQUESTS_OUTSTANDING, ProbeReader
+from fleetdeck.core.health.probe_session import REQUEST, REQUESTS_OUTSTANDING, ArrivalBatch, ProbeReader
 from fleetdeck.core.health.probe_ticker import MIN_SLOT_S, SLOT_HOSTS, ProbeTicker
 from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.inventory import Host
@@ -115,6 +115,23 @@ async def test_a_garbled_frame_still_counts_as_an_answer() -> None:
     probe.data_received(b"@@FD1 2 1700000002\n@@tick\nnot numbers\n@@END 2\n", cast(asyncssh.DataType, None))
     assert len(samples) == 1 and trouble and "bad health data" in trouble[0]
     assert probe.waiting_since is None
+
+
+async def test_packets_of_many_hosts_are_handled_together_on_the_next_loop_pass_in_arrival_order() -> None:
+    batch = ArrivalBatch()
+    order: list[str] = []
+    readers = [ProbeReader(name, lambda s: order.append(s.host), order.append, batch) for name in ("a", "b")]
+    frame_b = FRAME.replace(b"FD1 1 ", b"FD1 2 ").replace(b"END 1", b"END 2")
+    readers[1].data_received(FRAME[:40], cast(asyncssh.DataType, None))
+    readers[0].data_received(FRAME, cast(asyncssh.DataType, None))
+    readers[1].data_received(FRAME[40:] + frame_b, cast(asyncssh.DataType, None))
+    readers[0].data_received(b"stray\n", asyncssh.EXTENDED_DATA_STDERR)
+    assert order == [] and readers[0].stderr == b"stray\n"  # nothing handled while the loop is still reading
+    await asyncio.sleep(0)
+    assert order == ["a", "b", "b"]  # b's frame was whole only once its second packet came
+    readers[0].data_received(FRAME.replace(b"100.00", b"102.00"), cast(asyncssh.DataType, None))
+    await asyncio.sleep(0)
+    assert order == ["a", "b", "b", "a"]
 
 
 async def test_a_closing_channel_makes_no_request_and_no_error() -> None:

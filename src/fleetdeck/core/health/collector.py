@@ -23,12 +23,13 @@ import asyncssh
 
 from fleetdeck.core.health.local import LocalHealthSource
 from fleetdeck.core.health.probe import probe_command
-from fleetdeck.core.health.probe_session import ProbeReader
+from fleetdeck.core.health.probe_session import ArrivalBatch, ProbeReader
 from fleetdeck.core.health.probe_ticker import ProbeTicker
 from fleetdeck.core.health.prometheus import PrometheusSource
 from fleetdeck.core.health.sample import HealthSample
 from fleetdeck.core.inventory import Host
 from fleetdeck.core.transport import SshTransport, TransportError
+from fleetdeck.core.transport.ssh import skip_packet_logs
 
 SampleCallback = Callable[[HealthSample], None]
 
@@ -110,6 +111,7 @@ class HealthCollector:
         )
         """Asks the SSH hosts' probes for frames, and after each slot has the silence of all of them checked."""
         self._watches: dict[ProbeReader, _Watch] = {}
+        self._arrivals = ArrivalBatch()
         self._silence_checked_at = float("-inf")
 
     def _emit(self, sample: HealthSample) -> None:
@@ -188,8 +190,9 @@ class HealthCollector:
         while True:
             try:
                 conn = await ssh.connection(host)
-                reader = ProbeReader(host.name, self._emit, partial(self._trouble, host.name))
+                reader = ProbeReader(host.name, self._emit, partial(self._trouble, host.name), self._arrivals)
                 channel, _ = await conn.create_session(partial(_same, reader), probe_command(fs_every), encoding=None)
+                skip_packet_logs(channel)
             except TransportError as exc:
                 failures += 1
                 self._trouble(host.name, str(exc))

@@ -101,6 +101,33 @@ def drop_ignore_packets(conn: asyncssh.SSHClientConnection) -> bool:
     return True
 
 
+PACKET_LOG_LEVEL = 3
+"""asyncssh's debug level at which it logs packets (`asyncssh.set_debug_level`)."""
+
+
+def skip_packet_logs(handler: object) -> bool:
+    """Stop asyncssh preparing a log line for every packet of `handler` (a connection or a channel) that its
+    logger would drop.
+
+    asyncssh copies each packet's payload, looks up its name and formats a message for every packet sent or
+    received, and only then does its logger find that packet logging (debug level 3) is off. A health channel
+    has two packets a tick (the request and the frame). Nothing is changed when packet logging is on.
+
+    Returns:
+        Whether the handler now skips them.
+    """
+    logger = getattr(handler, "logger", None)
+    if getattr(logger, "_debug_level", PACKET_LOG_LEVEL) >= PACKET_LOG_LEVEL:
+        return False
+    setattr(handler, "log_received_packet", _no_packet_log)  # noqa: B010  (an instance attribute shadows it)
+    setattr(handler, "log_sent_packet", _no_packet_log)  # noqa: B010
+    return True
+
+
+def _no_packet_log(pkttype: int, pktid: int | None, packet: object, note: str = "") -> None:
+    """Stands in for asyncssh's packet logging while it is off."""
+
+
 @dataclass(slots=True)
 class _Pooled:
     conn: asyncssh.SSHClientConnection
@@ -235,6 +262,7 @@ class SshTransport:
                 )
                 raise Unreachable(f"{host.name}: cannot connect to {where}: {reason}") from None
         drop_ignore_packets(conn)
+        skip_packet_logs(conn)
         pooled = _Pooled(conn)
         holder["p"] = pooled
         self._pool[host.name] = pooled
