@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -125,6 +126,34 @@ async def test_each_host_is_asked_once_an_interval_in_a_few_groups(make_fleet: F
         # Four slots a second: six hosts share them, so some frames arrive with another host's.
         assert sorted(len(slot) for slot in collector.ticker.slots) == [1, 1, 2, 2]
         assert len(probes_of(fleet)) == 6
+
+
+async def test_hosts_out_of_sight_are_sampled_at_the_slower_pace_and_none_goes_stale(
+    make_fleet: FleetFactory, tmp_path: Path
+) -> None:
+    fleet = make_fleet(3)
+    inv = load_config(fleet.config_dir).inventory
+    seen: list[HealthSample] = []
+    ssh = SshTransport(KnownHosts(tmp_path / "kh"), inv.get)
+    settings = dataclasses.replace(FAST, offscreen_interval_s=3.0)
+    collector = HealthCollector(inv.hosts, seen.append, ssh=ssh, settings=settings)
+    close, *away = [h.name for h in inv.hosts]
+    async with collecting(collector, ssh):
+        assert await wait_until(lambda: len(collector.ticker) == 3, 15)
+        collector.watch_closely({close})
+        await asyncio.sleep(1.5)
+        start = len(seen)
+        await asyncio.sleep(6.0)
+        window = seen[start:]
+        assert all(s.status == "up" for s in window), [s for s in window if s.status != "up"]
+        per_host = {name: sum(1 for s in window if s.host == name) for name in (close, *away)}
+        assert 5 <= per_host[close] <= 7, per_host  # 6 s at 1 s a frame
+        assert all(1 <= per_host[name] <= 3 for name in away), per_host  # 6 s at 3 s a frame
+        collector.watch_closely(None)
+        await asyncio.sleep(1.5)
+        start = len(seen)
+        await asyncio.sleep(3.0)
+        assert all(sum(1 for s in seen[start:] if s.host == name) >= 2 for name in away), seen[start:]
 
 
 async def test_a_busy_client_does_not_take_its_hosts_for_stale(make_fleet: FleetFactory, tmp_path: Path) -> None:

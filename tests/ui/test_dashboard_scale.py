@@ -115,3 +115,21 @@ async def test_keys_answer_while_every_host_changes() -> None:
             await pilot.press("down")
             await pilot.pause()
             assert table(pilot).cursor_host not in (None, before)  # the cursor moves; re-sorts keep it on its host
+
+
+async def test_the_collector_is_told_which_hosts_are_in_sight_and_follows_the_scrolling() -> None:
+    ctx = context()
+    told: list[set[str]] = []
+    ctx.in_sight = lambda hosts: told.append(set(hosts))
+    async with make_app(ctx).run_test(size=(120, 35)) as pilot:
+        fleet = table(pilot)
+        await until(pilot, lambda: len(fleet.shown_hosts) == HOSTS and bool(told), timeout=30)
+        rows = fleet.size.height - 1
+        first = told[-1]
+        assert "node-0000" in first and "node-0999" not in first
+        assert rows <= len(first) <= 2 * rows + 2, (rows, len(first))  # the screenful and half of one around it
+        assert set(fleet.hosts_in_view()) <= first
+        fleet.focus()
+        await pilot.press("end")
+        await until(pilot, lambda: "node-0999" in told[-1], timeout=5)
+        assert "node-0000" not in told[-1] and fleet.cursor_host in told[-1]

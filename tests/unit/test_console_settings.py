@@ -44,4 +44,19 @@ def test_a_bad_health_interval_is_named_and_the_default_kept(tmp_path: Path, tex
 
 def test_unknown_keys_list_the_allowed_ones(tmp_path: Path) -> None:
     settings = settings_from(tmp_path, "interval = 5")
-    assert settings.problems == ["console.toml: interval: unknown key; allowed keys: theme, health_interval, keymap"]
+    assert settings.problems == [
+        "console.toml: interval: unknown key; allowed keys: theme, health_interval, health_offscreen_interval, keymap"
+    ]
+
+
+def test_the_offscreen_interval_is_a_duration_and_never_shorter_than_the_health_interval(tmp_path: Path) -> None:
+    settings = settings_from(tmp_path, 'health_interval = "5s"\nhealth_offscreen_interval = "30s"')
+    assert (settings.health_interval_s, settings.health_offscreen_interval_s, settings.problems) == (5.0, 30.0, [])
+    settings = settings_from(tmp_path, 'health_interval = "5s"\nhealth_offscreen_interval = 2')
+    assert settings.health_offscreen_interval_s == 5.0
+    assert settings.problems == [
+        "console.toml: health_offscreen_interval: 2s is shorter than health_interval (5s); using health_interval"
+    ]
+    settings = settings_from(tmp_path, 'health_offscreen_interval = "soon"')
+    assert settings.health_offscreen_interval_s is None
+    assert settings.problems[0].startswith("console.toml: health_offscreen_interval: ")

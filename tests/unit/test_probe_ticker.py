@@ -162,6 +162,38 @@ async def test_hosts_spread_over_the_slots_and_a_slot_asks_only_its_own() -> Non
     assert len(ticker) == 19
 
 
+async def test_hosts_out_of_sight_are_asked_every_few_rounds_spread_over_them_and_at_once_when_in_sight() -> None:
+    ticker = ProbeTicker(interval_s=2.0, again_after_s=6.0, slot_s=2.0)  # one slot: a round is one fire
+    probes = {name: reader(name) for name in ("seen", "a", "b", "c")}
+    for probe, *_ in probes.values():
+        answer(probe, 1)
+        ticker.add(probe)
+    ticker.watch_closely({"seen"}, every=3)
+    now = max(probe.last_data for probe, *_ in probes.values())
+    asked: dict[str, list[int]] = {name: [] for name in probes}
+    for round_no in range(6):
+        now += 2.0
+        before = {name: len(channel.written) for name, (_, channel, *_) in probes.items()}
+        ticker.fire(0, now)
+        for name, (probe, channel, *_) in probes.items():
+            if len(channel.written) > before[name]:
+                asked[name].append(round_no)
+                answer(probe, round_no + 2)
+    assert asked["seen"] == [0, 1, 2, 3, 4, 5]
+    assert all(len(asked[name]) == 2 and asked[name][1] - asked[name][0] == 3 for name in "abc"), asked
+    assert len({asked[name][0] for name in "abc"}) == 3, f"spread over the rounds: {asked}"
+    ticker.watch_closely({"seen", "a"}, every=3)  # scrolled to it: asked at its next slot, whatever its turn
+    for name in ("seen", "a"):
+        answer(probes[name][0], 20)
+    written = len(probes["a"][1].written)
+    ticker.fire(0, now + 2.0)
+    assert len(probes["a"][1].written) == written + 1
+    for name in probes:
+        answer(probes[name][0], 21)
+    ticker.watch_closely(None)  # everyone at full pace again
+    assert ticker.fire(0, now + 4.0) == 4
+
+
 async def test_a_host_that_just_joined_waits_half_an_interval() -> None:
     ticker = ProbeTicker(interval_s=2.0, again_after_s=6.0)
     probe, channel, _, _ = reader()

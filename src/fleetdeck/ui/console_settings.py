@@ -4,6 +4,7 @@
 
     theme = "fleetdeck-light"        # the theme to start with (overrides the remembered one)
     health_interval = "5s"           # between two health samples of one host (default 2s)
+    health_offscreen_interval = "15s"  # of a host out of sight (default three health intervals)
     [keymap]
     "app.tasks" = "T"                # binding id = key(s), comma-separated
 
@@ -24,6 +25,8 @@ SETTINGS_FILE = "console.toml"
 STATE_FILE = "console-state.toml"
 HEALTH_INTERVAL_RANGE_S = (1.0, 600.0)
 """Shortest and longest health interval the console accepts, seconds."""
+OFFSCREEN_FACTOR = 3
+"""Health intervals between two samples of a host out of sight, unless ``health_offscreen_interval`` says."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +39,9 @@ class ConsoleSettings:
     health_interval_s: float | None = None
     """Seconds between health samples of one host (`None`: the console's default). A fleet of hundreds of
     hosts sampled every 2 s is a hundred samples a second to parse; a longer interval costs proportionally less."""
+    health_offscreen_interval_s: float | None = None
+    """Seconds between health samples of a host whose row is out of sight (`None`: `OFFSCREEN_FACTOR` health
+    intervals); the same as the health interval watches every host at full pace."""
 
 
 def load_settings(config_dir: Path | None) -> ConsoleSettings:
@@ -63,17 +69,27 @@ def load_settings(config_dir: Path | None) -> ConsoleSettings:
             else:
                 problems.append(f'{SETTINGS_FILE}: keymap.{binding_id}: expected keys such as "ctrl+t", got {keys!r}')
     interval = _health_interval(raw.pop("health_interval", None), problems)
+    offscreen = _health_interval(raw.pop("health_offscreen_interval", None), problems, "health_offscreen_interval")
+    if offscreen is not None and offscreen < (interval or 0.0):
+        problems.append(
+            f"{SETTINGS_FILE}: health_offscreen_interval: {offscreen:g}s is shorter than health_interval "
+            f"({interval:g}s); using health_interval"
+        )
+        offscreen = interval
     for key in raw:
-        problems.append(f"{SETTINGS_FILE}: {key}: unknown key; allowed keys: theme, health_interval, keymap")
-    return ConsoleSettings(theme, keymap, problems, interval)
+        problems.append(
+            f"{SETTINGS_FILE}: {key}: unknown key; allowed keys: theme, health_interval, health_offscreen_interval, "
+            "keymap"
+        )
+    return ConsoleSettings(theme, keymap, problems, interval, offscreen)
 
 
-def _health_interval(value: object, problems: list[str]) -> float | None:
-    """``health_interval`` as seconds: a duration such as ``"5s"`` or a number of seconds, within range."""
+def _health_interval(value: object, problems: list[str], key: str = "health_interval") -> float | None:
+    """A ``health_interval`` setting as seconds: a duration such as ``"5s"`` or a number of seconds, within range."""
     if value is None:
         return None
     low, high = HEALTH_INTERVAL_RANGE_S
-    where = f"{SETTINGS_FILE}: health_interval"
+    where = f"{SETTINGS_FILE}: {key}"
     if isinstance(value, bool) or not isinstance(value, int | float | str):
         problems.append(f'{where}: expected a duration such as "5s", got {value!r}; using the default')
         return None

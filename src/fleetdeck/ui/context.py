@@ -9,8 +9,9 @@ reuses the engine's `SshTransport`, so runs and health share one pooled connecti
 
 from __future__ import annotations
 
+import dataclasses
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +25,7 @@ from fleetdeck.core.inventory import Inventory
 from fleetdeck.core.runner.service import Engine
 from fleetdeck.ui.alerts_feed import AlertsFeed
 from fleetdeck.ui.automation_feed import AutomationFeed
-from fleetdeck.ui.console_settings import load_settings
+from fleetdeck.ui.console_settings import OFFSCREEN_FACTOR, load_settings
 
 HEALTH_INTERVAL_S = 2.0
 """Seconds between health samples of one host."""
@@ -57,6 +58,8 @@ class ConsoleContext:
         alerts: The alert rules evaluated over the collected samples, for display; `None` hides alerts.
         automation: Schedules and the remediation approval queue as the daemon records them; `None` hides
             the automation screen.
+        in_sight: Told the hosts the operator can see (the dashboard's rows in view, and around them), so the
+            collector samples the others less often; `None` where nothing is collected.
     """
 
     inventory: Inventory
@@ -71,6 +74,7 @@ class ConsoleContext:
     automation: AutomationFeed | None = None
     interval_s: float = HEALTH_INTERVAL_S
     """Seconds between health samples of one host."""
+    in_sight: Callable[[Collection[str]], None] | None = None
 
     @classmethod
     def from_config(cls, config: Config, state_dir: Path, *, interval_s: float | None = None) -> ConsoleContext:
@@ -82,8 +86,10 @@ class ConsoleContext:
             interval_s: Seconds between health samples of one host; `None`: ``health_interval`` from the
                 config dir's ``console.toml``, else `HEALTH_INTERVAL_S`.
         """
+        settings = load_settings(config.dir)
         if interval_s is None:
-            interval_s = load_settings(config.dir).health_interval_s or HEALTH_INTERVAL_S
+            interval_s = settings.health_interval_s or HEALTH_INTERVAL_S
+        offscreen_s = max(interval_s, settings.health_offscreen_interval_s or OFFSCREEN_FACTOR * interval_s)
         engine = Engine(config, state=state_dir)
         watched = [host for host in config.inventory if host.health != "off"]
         board = HealthBoard([host.name for host in watched], interval_s=interval_s, window_s=HISTORY_WINDOW_S)
@@ -105,7 +111,7 @@ class ConsoleContext:
             watched,
             received,
             state=state_dir,
-            settings=CollectorSettings.for_interval(interval_s),
+            settings=dataclasses.replace(CollectorSettings.for_interval(interval_s), offscreen_interval_s=offscreen_s),
             ssh=engine.transports.ssh,
         )
         inventory = config.inventory
@@ -134,6 +140,7 @@ class ConsoleContext:
             alerts=alerts,
             automation=automation,
             interval_s=interval_s,
+            in_sight=collector.watch_closely,
         )
 
     async def aclose(self) -> None:

@@ -15,7 +15,7 @@ import contextlib
 import dataclasses
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from functools import partial
 
@@ -48,6 +48,8 @@ class CollectorSettings:
         down_after_s: Time without fresh numbers after which a host is down.
         backoff_initial_s: First reconnect delay; doubles per failure.
         backoff_max_s: Longest reconnect delay.
+        offscreen_interval_s: Seconds between samples of the SSH hosts a console has out of sight (see
+            `HealthCollector.watch_closely`); `None`: the same as `interval_s`.
     """
 
     interval_s: float = 2.0
@@ -56,6 +58,7 @@ class CollectorSettings:
     down_after_s: float = 20.0
     backoff_initial_s: float = 1.0
     backoff_max_s: float = 60.0
+    offscreen_interval_s: float | None = None
 
     @classmethod
     def for_interval(cls, interval_s: float, fs_interval_s: float = 30.0) -> CollectorSettings:
@@ -113,6 +116,17 @@ class HealthCollector:
         self._watches: dict[ProbeReader, _Watch] = {}
         self._arrivals = ArrivalBatch()
         self._silence_checked_at = float("-inf")
+
+    def watch_closely(self, hosts: Collection[str] | None) -> None:
+        """Sample `hosts` every interval and the other SSH hosts every `offscreen_interval_s`; `None`: all of
+        them every interval (the default: headless watching and the daemon never call this).
+
+        For a console, whose operator sees a screenful of rows: the hosts out of sight still feed sorting,
+        counts and alerts, at the slower pace. Hosts not asked over SSH (local, Prometheus) are not affected.
+        """
+        slower = self.settings.offscreen_interval_s
+        every = 1 if slower is None else max(1, round(slower / self.settings.interval_s))
+        self.ticker.watch_closely(hosts, every)
 
     def _emit(self, sample: HealthSample) -> None:
         self.latest[sample.host] = sample

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 
 from fleetdeck.core.health.probe_session import ProbeReader
 
@@ -68,6 +68,29 @@ class ProbeTicker:
         self._max_slots = max(count, math.floor(interval_s / MIN_SLOT_S))
         self._slot_of: dict[ProbeReader, int] = {}
         self._on_fired = on_fired
+        self._close: frozenset[str] | None = None
+        self._every = 1
+        self._rounds_left: dict[ProbeReader, int] = {}
+
+    def watch_closely(self, hosts: Collection[str] | None, every: int = 1) -> None:
+        """Ask only `hosts` every interval and the others every `every` intervals; `None`: everyone every interval.
+
+        An operator sees a screenful of hosts; the rest only feed sorting, counts and alerts, which a sample
+        every few intervals serves. A host that comes into sight is asked again at its next slot.
+        """
+        self._close = None if hosts is None else frozenset(hosts)
+        self._every = max(1, every)
+
+    def _sits_out(self, reader: ProbeReader) -> bool:
+        """Whether `reader`, out of sight, skips this round (it is asked every `every` rounds)."""
+        if self._close is None or self._every == 1 or reader.host in self._close or reader.waiting_since is not None:
+            self._rounds_left.pop(reader, None)
+            return False
+        left = self._rounds_left.get(reader)
+        if left is None:
+            left = len(self._rounds_left) % self._every  # spread over the rounds, not all in the same one
+        self._rounds_left[reader] = left - 1 if left > 0 else self._every - 1
+        return left > 0
 
     def add(self, reader: ProbeReader) -> None:
         """Start asking `reader`, in the slot with the fewest hosts (the earliest of equals).
@@ -87,6 +110,7 @@ class ProbeTicker:
     def remove(self, reader: ProbeReader) -> None:
         """Stop asking `reader` (its channel ended); unknown readers are ignored."""
         index = self._slot_of.pop(reader, None)
+        self._rounds_left.pop(reader, None)
         if index is not None:
             del self.slots[index][reader]
 
@@ -101,7 +125,11 @@ class ProbeTicker:
         """
         now = time.monotonic() if now is None else now
         gap = self.interval_s * JOIN_GAP
-        return sum(reader.ask(now, gap_s=gap, again_after_s=self.again_after_s) for reader in list(self.slots[index]))
+        return sum(
+            reader.ask(now, gap_s=gap, again_after_s=self.again_after_s)
+            for reader in list(self.slots[index])
+            if not self._sits_out(reader)
+        )
 
     async def run(self) -> None:
         """Fire the slots in turn, on a fixed grid, until cancelled.

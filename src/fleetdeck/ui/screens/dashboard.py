@@ -86,6 +86,7 @@ class DashboardScreen(Screen[None]):
         self._trends: dict[str, PeakTrend] = {}
         self._pending_filter: tuple[HostFilter | None] | None = None
         self._filter_timer: Timer | None = None
+        self._in_sight: set[str] | None = None
         self._applied_at = float("-inf")
         self.applied_filter: HostFilter | None = None
         """The filter the rows currently obey (typing reaches it `FILTER_WAIT_S` later)."""
@@ -151,8 +152,24 @@ class DashboardScreen(Screen[None]):
         if samples:
             self._apply(samples)
         self._show_badges()
+        self._report_in_sight()
         self._show_info()  # The pane's "sampled … ago", in the same repaint as the rows rather than its own.
         return len(samples)
+
+    def _report_in_sight(self) -> None:
+        """Tell the collector which hosts the operator can see: the rows in view and half a screen around them
+        (so scrolling finds them fresh), the cursor's host and every host with a firing alert."""
+        table = self.table
+        if self._ctx.in_sight is None or not table.size.height:
+            return  # nothing collected, or not laid out yet
+        hosts = set(table.hosts_in_view(margin=max(1, table.size.height // 2)))
+        if table.cursor_host is not None:
+            hosts.add(table.cursor_host)
+        if self._ctx.alerts is not None:
+            hosts.update(self._ctx.alerts.badges())
+        if hosts != self._in_sight:
+            self._in_sight = hosts
+            self._ctx.in_sight(hosts)
 
     def _show_badges(self) -> None:
         """Put each up host's firing alerts in its alert column."""

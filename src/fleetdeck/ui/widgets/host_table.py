@@ -238,6 +238,12 @@ class FleetTable(RowCursorView):
         """Every host the table knows, shown or filtered out, in the order they were added."""
         return list(self._hosts)
 
+    def hosts_in_view(self, margin: int = 0) -> list[str]:
+        """Hosts whose rows are on screen, and `margin` rows above and below them, in row order."""
+        first = self.scroll_offset.y
+        rows = max(0, self.size.height - 1)  # the header takes the first line
+        return self._shown[max(0, first - margin) : first + rows + margin]
+
     @property
     def columns(self) -> tuple[Column, ...]:
         """The columns of the layout in use, left to right (each also has `CELL_PADDING` around it)."""
