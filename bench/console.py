@@ -8,7 +8,9 @@ full pty, and another feeds it to a ``pyte`` screen, timing each effect from the
 written to the pty as a terminal would send them.
 
 - idle: ``--hosts`` hosts watched at the console's health interval (its default, 2 s: ``HEALTH_INTERVAL_S``, or
-  ``--interval``, written to the config dir's ``console.toml`` as ``health_interval``). Once the dashboard shows
+  ``--interval``, written to the config dir's ``console.toml`` as ``health_interval``); the hosts out of sight at
+  its ``health_offscreen_interval`` (three intervals, or ``--offscreen``; the interval watches all at full
+  pace). Once the dashboard shows
   every host up (sorted by status with waiting hosts first, the top row is up and the title counts no down or
   stale host; then sorted by host again), and ``--settle`` seconds later, the console's CPU (utime+stime from
   /proc/PID/stat, % of one core) is measured over ``--window`` seconds, with its RSS and PSS
@@ -1015,8 +1017,9 @@ def render(idle: Sequence[IdleRecord], floods: Sequence[FloodRecord], args: argp
     width = max(len(r[0]) for r in rows)
     lines = [
         f"console: idle {args.hosts} hosts, flood {args.flood_hosts} hosts + {args.flood_mb:g} MB on one host; "
-        f"{COLS}x{ROWS} {TERM}; health interval {args.interval:g}s; idle window {args.window:g}s"
-        + (f"; fleet at nice {args.fleet_nice}" if args.fleet_nice else ""),
+        f"{COLS}x{ROWS} {TERM}; health interval {args.interval:g}s, out of sight "
+        f"{'3 intervals' if args.offscreen is None else format(args.offscreen, 'g') + 's'}; "
+        f"idle window {args.window:g}s" + (f"; fleet at nice {args.fleet_nice}" if args.fleet_nice else ""),
         f"{'metric':<{width}}  {'value':>8}  {'target':>7}  verdict",
         "-" * (width + 30),
     ]
@@ -1067,11 +1070,15 @@ def report_pyspy(raw: Path, title: str, top: int, rate: int = 100) -> list[str]:
 # -- main ------------------------------------------------------------------------------------------
 
 
-def write_config(fleet: SshFleet, out: Path, n: int, interval: float | None = None) -> Path:
-    """A config dir for the first ``n`` hosts of the fleet (and ``console.toml`` when ``interval`` is set)."""
+def write_config(
+    fleet: SshFleet, out: Path, n: int, interval: float | None = None, offscreen: float | None = None
+) -> Path:
+    """A config dir for the first ``n`` hosts of the fleet (and ``console.toml`` when an interval is set)."""
     out.mkdir(parents=True, exist_ok=True)
-    if interval is not None:
-        (out / "console.toml").write_text(f'health_interval = "{interval:g}s"\n')
+    settings = f'health_interval = "{interval:g}s"\n' if interval is not None else ""
+    settings += f'health_offscreen_interval = "{offscreen:g}s"\n' if offscreen is not None else ""
+    if settings:
+        (out / "console.toml").write_text(settings)
     doc = tomllib.loads(fleet.hosts_toml.read_text())
     names = [name for name, _ in fleet.hosts[:n]]
     doc["hosts"] = {name: doc["hosts"][name] for name in names}
@@ -1115,6 +1122,14 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         metavar="S",
         help="health interval in seconds, via console.toml (default: the console's own, 2 s)",
+    )
+    parser.add_argument(
+        "--offscreen",
+        type=float,
+        default=None,
+        metavar="S",
+        help="health_offscreen_interval in seconds, via console.toml: hosts out of sight are sampled this often "
+        "(default: the console's own, three health intervals; the health interval watches all at full pace)",
     )
     parser.add_argument(
         "--fleet-nice",
@@ -1172,8 +1187,11 @@ def main(argv: list[str] | None = None) -> int:
         nice = f", nice {args.fleet_nice}" if args.fleet_nice else ""
         print(f"fleet: {len(fleet.hosts)} hosts, {fleet.n_shards} sshd shards{nice}", flush=True)
         every = chosen_interval
-        idle_cfg = None if args.skip_idle else write_config(fleet, workdir / "config-idle", args.hosts, every)
-        flood_cfg = None if args.skip_flood else write_config(fleet, workdir / "config-flood", args.flood_hosts, every)
+        off = args.offscreen
+        idle_cfg = None if args.skip_idle else write_config(fleet, workdir / "config-idle", args.hosts, every, off)
+        flood_cfg = (
+            None if args.skip_flood else write_config(fleet, workdir / "config-flood", args.flood_hosts, every, off)
+        )
         first_host = fleet.hosts[0][0]
         with results.open("w") as out:
             out.write(json.dumps({"type": "meta", "args": vars(args), "loadavg": loadavg()}) + "\n")
