@@ -37,8 +37,8 @@ class ArrivalBatch:
 
     A slot's hosts answer within a millisecond of each other, so one pass of the event loop reads a few dozen
     packets. Handled as each is read, every packet's splitting, parsing and hand-off ran between asyncssh's
-    decryption of the next, and found its own code and data out of the caches; queued and handled in one
-    callback, the same few functions run a few dozen times in a row.
+    handling of the next; queued and handled in one callback, the same few functions run a few dozen times in
+    a row, and the samples reach the board and the alert rules together.
     """
 
     def __init__(self) -> None:
