@@ -8,6 +8,7 @@ import time
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import asyncssh
 import asyncssh.connection
@@ -40,6 +41,18 @@ class Collect:
 
     def text(self, stream: str = "stdout") -> str:
         return b"".join(d for s, d in self.chunks if s == stream).decode()
+
+
+def connect_plain(fleet: SshFleet, host: Host, **options: Any) -> Any:
+    """A connection to a fleet host straight from asyncssh (for `async with`), without the transport's pool."""
+    return asyncssh.connect(
+        host.address,
+        port=host.port,
+        username=host.user,
+        known_hosts=str(fleet.known_hosts),
+        client_keys=[str(fleet.client_key)],
+        **options,
+    )
 
 
 def hosts_of(fleet: SshFleet) -> list[Host]:
@@ -250,14 +263,7 @@ async def test_ignore_packets_stay_on_a_cipher_that_is_not_aead(
 ) -> None:
     sent = spy_sent_packets(monkeypatch)
     host = hosts_of(ssh_fleet)[0]
-    async with asyncssh.connect(
-        host.address,
-        port=host.port,
-        username=host.user,
-        known_hosts=str(ssh_fleet.known_hosts),
-        client_keys=[str(ssh_fleet.client_key)],
-        encryption_algs=["aes128-ctr"],
-    ) as conn:
+    async with connect_plain(ssh_fleet, host, encryption_algs=["aes128-ctr"]) as conn:
         assert not drop_ignore_packets(conn)
         sent.clear()
         await conn.run("true", check=True)
@@ -289,13 +295,7 @@ async def test_packet_logs_are_skipped_while_off_and_written_when_packet_logging
         assert formatted == [], "a skipped connection and channel format no packet log"
     asyncssh.set_debug_level(3)
     try:
-        async with asyncssh.connect(
-            host.address,
-            port=host.port,
-            username=host.user,
-            known_hosts=str(ssh_fleet.known_hosts),
-            client_keys=[str(ssh_fleet.client_key)],
-        ) as logged:
+        async with connect_plain(ssh_fleet, host) as logged:
             assert not skip_packet_logs(logged), "packet logging is on: keep it"
     finally:
         asyncssh.set_debug_level(1)
