@@ -205,6 +205,49 @@ async def test_search_highlights_and_jumps_and_escape_clears(tmp_path: Path, mon
     await engine.close()
 
 
+async def test_typed_search_shows_each_letter_at_once_and_highlights_once_typing_pauses(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bridge = RunBridge()
+    feed(bridge, canned_run("r1"))
+    text = "".join(f"line {i}{' ERROR here' if i % 10 == 5 else ''}\n" for i in range(200))
+    bridge.handle(Output("r1", "db02", "stdout", text.encode(), "main"))
+    app, engine = canned_app(tmp_path, monkeypatch, bridge)
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        screen = run_screen(pilot)
+        screen.query_one(RunHostTable).select("db02")
+        await until(pilot, lambda: screen.selected_host == "db02" and screen.tail.log_view.line_count == 201)
+        log = screen.tail.log_view
+        searched: list[str] = []
+        search = log.search
+
+        def counting(query: str) -> int:
+            searched.append(query)
+            return search(query)
+
+        monkeypatch.setattr(log, "search", counting)
+        monkeypatch.setattr("fleetdeck.ui.widgets.host_tail.SEARCH_WAIT_S", 30.0)
+        await pilot.press("slash", *"error")
+        assert screen.tail.search_input.value == "error"
+        assert searched == [] and not log.searching  # the letters show; the log is not searched per key
+
+        screen.tail.apply_search()  # what the timer does once typing pauses
+        assert searched == ["error"] and log.searching
+        assert str(screen.tail.border_subtitle) == "20 matching lines"
+
+        monkeypatch.setattr("fleetdeck.ui.widgets.host_tail.SEARCH_WAIT_S", 0.05)
+        await pilot.press("backspace", "backspace", "backspace", "backspace", "backspace", *"line 1")
+        await until(pilot, lambda: str(screen.tail.border_subtitle) == "111 matching lines")
+        assert searched[-1] == "line 1"
+
+        monkeypatch.setattr("fleetdeck.ui.widgets.host_tail.SEARCH_WAIT_S", 30.0)
+        await pilot.press("backspace", "enter")  # Enter searches what is typed without waiting
+        assert searched[-1] == "line " and not screen.tail.searching
+        assert str(screen.tail.border_subtitle) == "match 200/200"
+    await engine.close()
+
+
 async def test_follow_pauses_on_scroll_up_counts_new_lines_and_resumes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

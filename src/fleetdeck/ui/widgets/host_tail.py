@@ -11,13 +11,17 @@ from __future__ import annotations
 from textual import events
 from textual.app import ComposeResult
 from textual.containers import Vertical
+from textual.timer import Timer
 from textual.widgets import Input, Static
 
 from fleetdeck.ui.run_bridge import DEFAULT_MAX_LINES
 from fleetdeck.ui.widgets.steady_input import SteadyInput
 from fleetdeck.ui.widgets.tail_log import TailLog, compile_search
 
-__all__ = ["HostTail", "TailLog", "compile_search"]
+__all__ = ["SEARCH_WAIT_S", "HostTail", "TailLog", "compile_search"]
+
+SEARCH_WAIT_S = 0.15
+"""How long a typed search waits before the log is searched and repainted with the new highlights."""
 
 
 class HostTail(Vertical):
@@ -53,6 +57,7 @@ class HostTail(Vertical):
         """What the log shows, as (run id, host), so the screen knows when to reload it."""
         self.seen = 0
         """Lines of the source the log has taken (the source's absolute line count)."""
+        self._search_timer: Timer | None = None
 
     def compose(self) -> ComposeResult:
         """The log, the paused notice and the (hidden) search bar."""
@@ -105,21 +110,42 @@ class HostTail(Vertical):
         """Hide the search bar; `clear` also drops the highlights."""
         self.remove_class("-searching")
         if clear:
+            self._cancel_search_timer()
             self.search_input.value = ""
             self.log_view.search("")
+            self.border_subtitle = ""
         self.log_view.focus()
 
     def on_input_changed(self, event: Input.Changed) -> None:
-        """Highlight as the user types."""
+        """Highlight as the user types, at most once per `SEARCH_WAIT_S`.
+
+        Searching re-styles every visible line of the log: done per key, a fast typist over a flooding host
+        paid for a full repaint of the log before each letter could show. The letter shows at once; the
+        highlights follow the last one typed.
+        """
         if event.input is self.search_input:
             event.stop()
-            count = self.log_view.search(event.value)
-            self.border_subtitle = f"{count} matching lines" if event.value else ""
+            if self._search_timer is None:
+                self._search_timer = self.set_timer(SEARCH_WAIT_S, self.apply_search, name="tail-search")
+
+    def apply_search(self) -> None:
+        """Search the log for what the search bar holds now (a pending throttled search runs at once)."""
+        self._cancel_search_timer()
+        query = self.search_input.value
+        count = self.log_view.search(query)
+        self.border_subtitle = f"{count} matching lines" if query else ""
+
+    def _cancel_search_timer(self) -> None:
+        if self._search_timer is not None:
+            self._search_timer.stop()
+            self._search_timer = None
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
         """Enter jumps to the nearest match and hands the keys back to the log."""
         if event.input is self.search_input:
             event.stop()
+            if self._search_timer is not None:
+                self.apply_search()
             self.remove_class("-searching")
             self.log_view.focus()
             self.log_view.jump(forward=False)
