@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import gc
+
 from textual.app import App, ComposeResult
 from textual.binding import Binding
 from textual.widgets import Button, Input
@@ -83,3 +85,20 @@ async def test_focus_on_a_widget_with_its_own_shown_keys_rebuilds() -> None:
         app.set_focus(app.query_one("#search"))
         await pilot.pause()
         assert "Next match" in [d for d, _ in shown(app)]
+
+
+async def test_rebuilt_keys_are_let_go() -> None:
+    app = Keys()
+    async with app.run_test() as pilot:
+        await pilot.pause()
+        for turn in range(30):  # each turn changes what is shown, so the keys are rebuilt
+            app.can_drop = turn % 2 == 1
+            app.screen.refresh_bindings()
+            await pilot.pause()
+        await pilot.pause()
+        footer = app.query_one(KeyFooter)
+        watchers = getattr(footer, "__watchers")["compact"]
+        assert len(watchers) <= len(app.query(FooterKey))  # only keys on display watch the footer, not 30 builds
+        gc.collect()
+        live = sum(type(obj) is FooterKey for obj in gc.get_objects())
+        assert live <= 2 * len(app.query(FooterKey))  # not 30 builds' worth

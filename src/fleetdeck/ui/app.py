@@ -21,6 +21,7 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from fleetdeck.core.paths import bundled_themes_dir
 from fleetdeck.core.runner.service import Engine, Prepared
+from fleetdeck.ui.closed_watchers import drop_closed_watchers
 from fleetdeck.ui.console_settings import load_settings, remember_theme, remembered_theme
 from fleetdeck.ui.context import ConsoleContext
 from fleetdeck.ui.gc_pacer import TICK_S, GcPacer
@@ -228,7 +229,12 @@ class FleetdeckApp(App[None]):
         self.push_screen(DashboardScreen(self._ctx))
         self._check_size(self.size.width, self.size.height)
         self._gc_pacer.engage()
-        self.set_interval(TICK_S, self._gc_pacer.tick, name="gc-pacer")
+        self.set_interval(TICK_S, self._pace_gc, name="gc-pacer")
+
+    def _pace_gc(self) -> None:
+        """Let the collector have closed screens' headers (see `closed_watchers`), then pace it."""
+        drop_closed_watchers(self)
+        self._gc_pacer.tick()
 
     async def on_event(self, event: events.Event) -> None:
         """Note when the operator last typed or clicked, so collections of everything wait for a pause."""

@@ -16,6 +16,8 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
+from fleetdeck.ui.closed_watchers import drop_closed_watchers
+
 
 class KeyFooter(Footer):
     """A `Footer` that skips a rebuild when the keys, labels and enabled states it would show are unchanged."""
@@ -29,7 +31,12 @@ class KeyFooter(Footer):
         super().bindings_changed(screen)
 
     def compose(self) -> ComposeResult:
-        """Textual's keys, noting what they were built from (at build time: bindings may change in between)."""
+        """Textual's keys, noting what they were built from (at build time: bindings may change in between).
+
+        The keys removed for this rebuild are dropped from the `compact` watchers they were bound with, which
+        would otherwise keep every key ever built (see `closed_watchers`).
+        """
+        drop_closed_watchers(self)
         if self._bindings_ready:
             self._shown = self.signature()
         yield from super().compose()
