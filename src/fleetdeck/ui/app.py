@@ -21,7 +21,6 @@ from textual.worker import Worker, WorkerCancelled, WorkerFailed
 
 from fleetdeck.core.paths import bundled_themes_dir
 from fleetdeck.core.runner.service import Engine, Prepared
-from fleetdeck.ui.closed_watchers import drop_closed_watchers
 from fleetdeck.ui.console_settings import load_settings, remember_theme, remembered_theme
 from fleetdeck.ui.context import ConsoleContext
 from fleetdeck.ui.gc_pacer import TICK_S, GcPacer
@@ -37,6 +36,7 @@ from fleetdeck.ui.screens.tasks import TasksScreen
 from fleetdeck.ui.screens.too_small import TooSmallScreen, too_small
 from fleetdeck.ui.strip_cycles import install as install_strip_patch
 from fleetdeck.ui.themes import DEFAULT_THEME, load_themes, variable_defaults
+from fleetdeck.ui.widget_leaks import drop_closed_watchers, trim_style_caches
 from fleetdeck.ui.widgets.command_box import CommandBox
 
 
@@ -232,8 +232,9 @@ class FleetdeckApp(App[None]):
         self.set_interval(TICK_S, self._pace_gc, name="gc-pacer")
 
     def _pace_gc(self) -> None:
-        """Let the collector have closed screens' headers (see `closed_watchers`), then pace it."""
+        """Let the collector have removed widgets (see `widget_leaks`), then pace it."""
         drop_closed_watchers(self)
+        trim_style_caches()
         self._gc_pacer.tick()
 
     async def on_event(self, event: events.Event) -> None:

@@ -16,7 +16,7 @@ from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import Footer
 
-from fleetdeck.ui.closed_watchers import drop_closed_watchers
+from fleetdeck.ui.widget_leaks import drop_closed_watchers
 
 
 class KeyFooter(Footer):
@@ -34,7 +34,7 @@ class KeyFooter(Footer):
         """Textual's keys, noting what they were built from (at build time: bindings may change in between).
 
         The keys removed for this rebuild are dropped from the `compact` watchers they were bound with, which
-        would otherwise keep every key ever built (see `closed_watchers`).
+        would otherwise keep every key ever built (see `widget_leaks`).
         """
         drop_closed_watchers(self)
         if self._bindings_ready:
