@@ -17,7 +17,7 @@ from fleetdeck.core.tasks.model import Task
 from fleetdeck.ui.run_bridge import RunBridge
 from fleetdeck.ui.screens.run import RunScreen
 from fleetdeck.ui.screens.tasks import TasksScreen, rank_tasks
-from fleetdeck.ui.widgets.command_box import CommandBox
+from fleetdeck.ui.widgets.command_box import CommandBox, command_box
 from fleetdeck.ui.widgets.confirm import TypeToConfirmModal
 from fleetdeck.ui.widgets.param_form import ParamForm
 from fleetdeck.ui.widgets.target_matches import TargetMatches
@@ -227,6 +227,49 @@ async def test_the_command_box_runs_a_one_off_command(tmp_path: Path, monkeypatc
         await until(pilot, lambda: view.done)
         assert view.hosts["localhost"].lines[0].text == "hi"
         assert view.prepared is not None and view.prepared.plans[0].steps[0].step.timeout == 20
+    await engine.close()
+
+
+async def test_the_command_box_opens_again_empty_and_is_built_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    engine = make_engine(tmp_path, monkeypatch)
+    bridge = RunBridge()
+    app = ScreenHarness(lambda: TasksScreen(engine, bridge, env={}))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: tasks_screen(pilot).form is not None)
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, CommandBox))
+        box = app.screen
+        targets = box.query_one("#command-targets", Input).value
+        box.query_one("#command-targets", Input).value = "nosuch"
+        box.query_one("#command-timeout", Input).value = "7"
+        await pilot.press(*"echo one", "enter")
+        await pilot.pause()
+        assert "nosuch" in str(box.query_one("#command-error", Static).render())
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, TasksScreen))
+
+        await pilot.press("ctrl+o")
+        await until(pilot, lambda: isinstance(app.screen, CommandBox))
+        assert app.screen is box  # the same box, emptied
+        await pilot.pause()
+        values = [box.query_one(f"#command-{name}", Input).value for name in ("text", "targets", "timeout")]
+        assert values == ["", targets, ""]
+        assert str(box.query_one("#command-error", Static).render()) == ""
+        assert box.query_one("#command-text", Input).has_focus
+        assert "localhost" in str(box.query_one(TargetMatches).render())
+
+        await pilot.press(*"echo two", "enter")
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        view = next(iter(bridge.runs.values()))
+        await until(pilot, lambda: view.done)
+        assert (view.command, view.hosts["localhost"].lines[0].text) == ("echo two", "two")
+
+        other = make_engine(tmp_path / "other", monkeypatch)
+        assert command_box(app, other) is not box  # another engine gets its own box
+        assert command_box(app, other) is command_box(app, other)
+        await other.close()
     await engine.close()
 
 

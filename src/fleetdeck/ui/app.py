@@ -37,7 +37,7 @@ from fleetdeck.ui.screens.too_small import TooSmallScreen, too_small
 from fleetdeck.ui.strip_cycles import install as install_strip_patch
 from fleetdeck.ui.themes import DEFAULT_THEME, load_themes, variable_defaults
 from fleetdeck.ui.widget_leaks import drop_closed_watchers, trim_style_caches
-from fleetdeck.ui.widgets.command_box import CommandBox
+from fleetdeck.ui.widgets.command_box import command_box
 
 
 class FleetdeckApp(App[None]):
@@ -158,7 +158,7 @@ class FleetdeckApp(App[None]):
             if prepared is not None:
                 open_run(self, engine, self._bridge, prepared, clock=self._ctx.clock)
 
-        self.push_screen(CommandBox(engine, selector=",".join(self._marked()), health=self._ctx.board.latest),
+        self.push_screen(command_box(self, engine, selector=",".join(self._marked()), health=self._ctx.board.latest),
                          started)  # fmt: skip
 
     def action_runs(self) -> None:

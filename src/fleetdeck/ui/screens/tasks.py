@@ -31,7 +31,7 @@ from fleetdeck.core.runner.service import Engine, Prepared
 from fleetdeck.core.tasks.model import Task
 from fleetdeck.ui.run_bridge import RunBridge
 from fleetdeck.ui.screens.run import open_run
-from fleetdeck.ui.widgets.command_box import CommandBox
+from fleetdeck.ui.widgets.command_box import command_box
 from fleetdeck.ui.widgets.confirm import TypeToConfirmModal
 from fleetdeck.ui.widgets.key_footer import KeyFooter
 from fleetdeck.ui.widgets.param_form import ParamForm
@@ -417,4 +417,5 @@ class TasksScreen(Screen[None]):
                 open_run(self.app, self.engine, self.bridge, prepared, clock=self._clock)
 
         selector = fold_hosts(self._marked) if self._marked else self._selector()
-        self.app.push_screen(CommandBox(self.engine, selector=selector, health=self._health), started)
+        box = command_box(self.app, self.engine, selector=selector, health=self._health)
+        self.app.push_screen(box, started)

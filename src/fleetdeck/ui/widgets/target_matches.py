@@ -59,6 +59,10 @@ class TargetMatches(Static):
         self.unhealthy: list[str] = []
         """Matched hosts whose health is `down` or `stale`."""
 
+    def use_health(self, health: Mapping[str, HealthSample] | None) -> None:
+        """Flag unhealthy hosts from `health` from the next `show` on."""
+        self._health = health or {}
+
     def show(self, selector: str) -> bool:
         """Resolve `selector` and redraw; returns whether it matched at least one host."""
         text = Text()
