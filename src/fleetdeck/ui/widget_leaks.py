@@ -4,12 +4,12 @@ Two places in Textual keep removed widgets reachable:
 
 - `watch(obj, ...)` and `data_bind` store the watcher on the watched object, and the entry of a removed widget
   goes only when the watched value next changes (Textualize/textual#6666). For values that never change, every
-  widget that ever watched them stays: Textual's footer binds each of its keys to its `compact` flag and
-  rebuilds its keys on every focus change and modal, so a console that ran eight output floods kept 486 old
-  keys with their styles and render caches; every `Header` of a closed screen stays on the app's `title`.
+  widget that ever watched them stays: every `Header` of a closed screen stays on the app's `title`, and
+  Textual's footer, which binds each of its keys to its `compact` flag and rebuilds them on every focus change,
+  had kept 486 old keys after eight output floods (the key bar is now one widget of ours).
 - `StylesCache.get_inner_outer` is an `lru_cache` on a plain method, so its 1,024 entries hold their
   `StylesCache`, and with it the last rendered lines of a widget long removed (390 of them, with 1,977 rendered
-  lines, grown over eight floods' command boxes and key bars).
+  lines, grown over eight floods' command boxes and footers).
 """
 
 from __future__ import annotations
