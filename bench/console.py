@@ -515,6 +515,8 @@ class FloodRecord:
     missed: int = 0  # no effect within --key-timeout
     latencies_ms: list[float] = field(default_factory=list)  # keys sent while the flood ran
     after_ms: list[float] = field(default_factory=list)  # keys sent after it ended (not counted)
+    started_at: float | None = None  # wall clock (epoch seconds) at Enter, to line the flood up with other logs
+    sent_at: list[float] = field(default_factory=list)  # wall clock at each key counted in latencies_ms
     problem: str | None = None
     note: str | None = None
 
@@ -855,6 +857,12 @@ def measure_flood(
             record.keys = len(record.latencies_ms) + record.missed
             total_keys += record.keys
             record.duration_s = end - enter
+            record.started_at = time.time() - (time.perf_counter() - enter)
+            record.sent_at = [
+                record.started_at + (sent - enter)
+                for sent, seen in zip(track.sent, track.seen, strict=True)
+                if seen is not None and (done_at is None or sent < done_at)
+            ]
             record.tty_kb_s = (term.bytes_read - tty0) / 1024 / max(record.duration_s, 1e-9)
             me1, box1 = self_cpu_s(), box_busy_s()
             time.sleep(2 * SAMPLE_EVERY_S)  # a sampler point after the end
