@@ -1151,7 +1151,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=3, help="idle runs, each a fresh console (default 3)")
     parser.add_argument("--flood-runs", type=int, default=1, help="flood consoles (default 1)")
     parser.add_argument("--keys", type=int, default=200, help="keypresses to measure during floods (default 200)")
-    parser.add_argument("--max-floods", type=int, default=8, help="floods per console at most (default 8)")
+    parser.add_argument("--max-floods", type=int, default=16, help="floods per console at most (default 16)")
     parser.add_argument("--max-keys", type=int, default=3000, help="keys per flood at most (default 3000)")
     parser.add_argument("--gap", type=_gap, default=(0.03, 0.07), metavar="LO,HI",
                         help="random time between two keys, s (default 0.03,0.07: 20 keys/s)")  # fmt: skip
