@@ -2,9 +2,9 @@
 
 Textual's `Footer` is a container of one `FooterKey` widget per key, removed and mounted again whenever a screen
 says its bindings may have changed: every focus change, screen switch, modal, and `refresh_bindings`. Opening
-and closing the output search swaps 24 keys for 3 and back; each rebuild styled a dozen new widgets (5-10 ms on
-a console busy with a flood) and left them, with a virtual node per component class, to the cyclic collector:
-some 10,000 objects a flood, whose full collection was the longest pause left while typing. This bar is one
+and closing the output search swaps 24 keys for 3 and back; each rebuild styled a dozen new widgets and left
+them, with a virtual node per component class, to the cyclic collector: some 10,000 objects a flood, whose full
+collection was the longest pause left while typing. This bar is one
 widget: a change of keys repaints one line, and nothing is built or thrown away. It looks and behaves like
 Textual's footer (same theme variables, palette key on the right, click or hover a key, dimmed when disabled).
 """
