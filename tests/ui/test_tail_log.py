@@ -6,7 +6,7 @@ from collections import deque
 
 from textual.app import App, ComposeResult
 
-from fleetdeck.ui.host_run import HostRun, LineKind
+from fleetdeck.ui.host_run import HostRun, LineKind, TailLine
 from fleetdeck.ui.themes import variable_defaults
 from fleetdeck.ui.widgets.tail_log import TailLog
 
@@ -86,3 +86,31 @@ async def test_a_repaint_works_out_the_style_once_not_per_row_and_rows_keep_thei
         err, out = (next(iter(strips[-k])).style for k in (1, 2))
         assert err is not None and out is not None and err != out
         assert log.render_line(0).text.startswith(rows[0])  # a row drawn on its own still works
+
+
+async def test_lines_and_partial_lines_arriving_lay_out_nothing_once_the_scrollbar_is_up() -> None:
+    async with LogApp().run_test(size=(60, 12)) as pilot:
+        log = pilot.app.query_one(TailLog)
+        log.extend([f"line {i}" for i in range(30)], ["out"] * 30)
+        await pilot.pause()
+        assert log.show_vertical_scrollbar and log.scroll_y == log.max_scroll_y
+
+        screen = pilot.app.screen
+        layouts = 0
+        refresh_layout = screen._refresh_layout
+
+        def counting(*args: object, **kwargs: object) -> None:
+            nonlocal layouts
+            layouts += 1
+            refresh_layout(*args, **kwargs)  # type: ignore[arg-type]
+
+        screen._refresh_layout = counting  # type: ignore[method-assign]
+        for chunk in range(20):  # a partial last line that comes and goes, and a log that grows to its cap
+            pending = [TailLine(f"partial {chunk}", "out")] if chunk % 2 else []
+            log.extend([f"more {chunk}.{i}" for i in range(5)], ["out"] * 5, pending=pending)
+            await pilot.pause()
+            assert log.scroll_y == log.max_scroll_y  # still following the end
+        assert layouts == 0
+        assert log.virtual_size.height == 100 + 1  # the cap, and the last chunk's partial line
+        assert log.vertical_scrollbar.window_virtual_size == 101
+        assert log.lines[-1].text == "more 19.4" and log.visible_lines()[-1].text == "partial 19"

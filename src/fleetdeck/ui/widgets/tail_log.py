@@ -26,6 +26,7 @@ from textual.reactive import reactive
 from textual.scroll_view import ScrollView
 from textual.scrollbar import ScrollTo, ScrollUp
 from textual.strip import Strip
+from textual.widget import Widget
 
 from fleetdeck.ui.host_run import LineKind, TailLine
 from fleetdeck.ui.run_bridge import DEFAULT_MAX_LINES
@@ -536,7 +537,13 @@ class TailLog(ScrollView, can_focus=True):
             size = Size(self.scrollable_content_region.width, len(self._rows))
         else:
             size = Size(self._width, self._total_rows_unwrapped())
-        self.virtual_size = size
+        if size != self.virtual_size:
+            # Stored without the layout the reactive asks for: the log's box does not depend on its content, so
+            # only its scrollbars follow (`_scroll_update` lays out the screen only if one appears or goes). A
+            # flooding host's partial last line comes and goes with each chunk, and every such row laid out the
+            # whole run screen again (10-35 ms each, several a second).
+            self.set_reactive(Widget.virtual_size, size)
+            self._scroll_update(size)
         if self.following:
             self._scroll_programmatically()
         elif reset_scroll:
