@@ -60,3 +60,31 @@ async def test_typing_into_a_steady_input_never_lays_out_the_screen(monkeypatch:
 async def test_a_field_sized_by_its_text_still_grows(monkeypatch: pytest.MonkeyPatch) -> None:
     field = SteadyInput(classes="auto")
     assert await _layouts_while_typing(field, monkeypatch) > 0
+
+
+async def test_a_text_wider_than_the_field_never_switches_its_scrollbar_on(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The scrollbar is zero cells high; switching it on and off cost a layout of the screen each time."""
+    field = SteadyInput()
+    layouts = 0
+    original = Screen._refresh_layout
+
+    def counting(self: Screen[object], *args: object, **kwargs: object) -> None:
+        nonlocal layouts
+        layouts += 1
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    async with FieldApp(field).run_test(size=(60, 6)) as pilot:
+        field.focus()
+        await pilot.pause()
+        await pilot.press(*TYPED)
+        await pilot.pause()
+        assert field.render_line(0).text.strip().endswith(TYPED[-8:]) and field.scroll_x > 0
+        monkeypatch.setattr(Screen, "_refresh_layout", counting)
+        pilot.app.screen.refresh(layout=True)  # a layout for another reason
+        await pilot.pause()
+        field.value = ""  # and the text shrinking back
+        await pilot.pause()
+        pilot.app.screen.refresh(layout=True)
+        await pilot.pause()
+        assert not field.show_horizontal_scrollbar
+        assert layouts == 2  # the two asked for, none of the field's own

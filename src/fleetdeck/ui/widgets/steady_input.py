@@ -5,6 +5,10 @@ layout: each keypress re-arranged and re-rendered every widget on the screen (ab
 view during an output flood, where it was most of the key latency). A field whose box has a fixed size
 cannot grow with its text, so the new virtual size is kept without the layout; the field still scrolls,
 because scrolling reads the stored value. A field sized by its content (`width: auto`) keeps the layout.
+
+The field's horizontal scrollbar is zero cells high but was still switched on and off as the text outgrew
+the box or shrank back (each switch a layout of the screen, one of them per search typed over a flood); it is
+turned off for good, and the field scrolls to its cursor all the same.
 """
 
 from __future__ import annotations
@@ -17,6 +21,10 @@ from textual.widgets import Input
 
 class SteadyInput(Input):
     """A one-line text field for screens that stay busy while the user types (filters, searches, commands)."""
+
+    DEFAULT_CSS = """
+    SteadyInput { overflow-x: hidden; }
+    """
 
     _editing = False
     """True while the value's watcher runs: a layout it asks for is one the box cannot need."""
