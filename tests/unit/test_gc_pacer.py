@@ -7,7 +7,16 @@ from collections.abc import Iterator
 
 import pytest
 
-from fleetdeck.ui.gc_pacer import FORCE_AFTER, GARBAGE_PER_MB, LULL_S, MAX_GROWTH_FACTOR, OLDEST_THRESHOLD, GcPacer
+from fleetdeck.ui.gc_pacer import (
+    BREATH_S,
+    FORCE_AFTER,
+    GARBAGE_PER_MB,
+    LULL_S,
+    MAX_GROWTH_FACTOR,
+    OLDEST_THRESHOLD,
+    SWOLLEN_FACTOR,
+    GcPacer,
+)
 
 
 class Clock:
@@ -135,8 +144,20 @@ def test_grown_memory_is_collected_at_a_short_lull_not_while_typing(clock: Clock
     assert pacer.tick() is None, "less than rss_growth since then"
     resident[0] += 18 << 20
     clock.now += 1
-    pacer.last_input = clock.now  # typing, and no lull coming
-    assert pacer.tick() == "full", "twice rss_growth: memory wins over a pause in the typing"
+    pacer.last_input = clock.now  # typing, in the middle of a burst
+    assert pacer.tick() is None, "twice rss_growth mid-burst: still waiting for a breath"
+    clock.now += 0.25
+    pacer.last_input = clock.now - BREATH_S
+    assert pacer.tick() == "full", "twice rss_growth: a breath between keys is pause enough"
+    # That collection found live data, so the allowance doubled: mid-burst, the limit is three of those.
+    resident[0] += (SWOLLEN_FACTOR * MAX_GROWTH_FACTOR * 16 - 1) << 20
+    clock.now += 1
+    pacer.last_input = clock.now
+    assert pacer.tick() is None
+    resident[0] += 2 << 20
+    clock.now += 0.25
+    pacer.last_input = clock.now  # typing without a break
+    assert pacer.tick() == "full", "SWOLLEN_FACTOR times rss_growth: memory wins over the typing"
 
 
 def test_growth_found_to_be_live_data_doubles_the_wait_for_the_next_collection(clock: Clock) -> None:
