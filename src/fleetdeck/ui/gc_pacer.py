@@ -129,7 +129,7 @@ class GcPacer:
         due = since_full >= self._full_every and (quiet >= self._idle or since_full >= self._full_every * FORCE_AFTER)
         baseline = self._rss_after_full
         grown = self._rss() - baseline if baseline is not None else 0
-        # Twice the growth and no lull in sight: memory wins over one pause in the typing.
+        # The allowance at a lull, twice it at a breath between keys, three times it mid-burst (memory wins).
         factor = 1 if quiet >= LULL_S else 2 if quiet >= BREATH_S else SWOLLEN_FACTOR
         swollen = grown > self._allowance * factor
         if due or swollen:
