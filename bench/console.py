@@ -30,7 +30,9 @@ written to the pty as a terminal would send them.
 
 The fleet's 500 sshds and their probe shells share this machine's cores with the console, as remote hosts never
 would; ``--fleet-nice 19`` gives them only what the console leaves, to tell the console's own latency from the
-wait for a CPU (report both).
+wait for a CPU (report both). For 10-15 s after the console connects, the sshds take 40-50 % of a core (per
+process, sampled every second), then 5-7 %: measuring starts ``--settle`` (20) seconds after all hosts show up,
+so a first flood 5 s after start is not a flood on a machine still busy with the fleet's sessions.
 
 Raw records: ``bench/results/console-*.jsonl``. ``--profile`` adds one idle run and one flood under py-spy
 (``bench/.venv``), not counted, and prints where the console's CPU goes. Needs ``pyte``: ``bench/setup.sh``
@@ -1159,7 +1161,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="keys sent after each flood, for comparison (default 20)")  # fmt: skip
     parser.add_argument("--key-timeout", type=float, default=5.0, help="a key without effect by then is missed")
     parser.add_argument("--flood-timeout", type=float, default=900.0, help="longest a flood may take, s")
-    parser.add_argument("--settle", type=float, default=5.0, help="seconds between all hosts up and measuring")
+    parser.add_argument(
+        "--settle", type=float, default=20.0, help="seconds between all hosts up and measuring (default 20)"
+    )
     parser.add_argument("--ready-timeout", type=float, default=180.0, help="longest to wait for every host up, s")
     parser.add_argument("--skip-idle", action="store_true")
     parser.add_argument("--skip-flood", action="store_true")
