@@ -24,20 +24,25 @@ class FieldApp(App[None]):
         yield self.field
 
 
-async def _layouts_while_typing(field: Input, monkeypatch: pytest.MonkeyPatch) -> int:
-    """How many times the screen is laid out while `TYPED` is typed into `field`, one key at a time."""
-    layouts = 0
+def _count_layouts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, count the screen's layouts in the returned one-item list."""
+    layouts = [0]
     original = Screen._refresh_layout
 
     def counting(self: Screen[object], *args: object, **kwargs: object) -> None:
-        nonlocal layouts
-        layouts += 1
+        layouts[0] += 1
         original(self, *args, **kwargs)  # type: ignore[arg-type]
 
+    monkeypatch.setattr(Screen, "_refresh_layout", counting)
+    return layouts
+
+
+async def _layouts_while_typing(field: Input, monkeypatch: pytest.MonkeyPatch) -> int:
+    """How many times the screen is laid out while `TYPED` is typed into `field`, one key at a time."""
     async with FieldApp(field).run_test(size=(60, 6)) as pilot:
         field.focus()
         await pilot.pause()
-        monkeypatch.setattr(Screen, "_refresh_layout", counting)
+        layouts = _count_layouts(monkeypatch)
         for key in TYPED:
             await pilot.press(key)
             await pilot.pause()
@@ -45,7 +50,7 @@ async def _layouts_while_typing(field: Input, monkeypatch: pytest.MonkeyPatch) -
         # The field shows the end of the text: scrolled to the cursor, or grown to fit.
         assert field.render_line(0).text.strip().endswith(TYPED[-8:])
         assert field.scroll_x > 0 or field.size.width > len(TYPED)
-    return layouts
+    return layouts[0]
 
 
 async def test_typing_lays_out_the_screen_for_a_plain_input(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,21 +70,13 @@ async def test_a_field_sized_by_its_text_still_grows(monkeypatch: pytest.MonkeyP
 async def test_a_text_wider_than_the_field_never_switches_its_scrollbar_on(monkeypatch: pytest.MonkeyPatch) -> None:
     """The scrollbar is zero cells high; switching it on and off cost a layout of the screen each time."""
     field = SteadyInput()
-    layouts = 0
-    original = Screen._refresh_layout
-
-    def counting(self: Screen[object], *args: object, **kwargs: object) -> None:
-        nonlocal layouts
-        layouts += 1
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-
     async with FieldApp(field).run_test(size=(60, 6)) as pilot:
         field.focus()
         await pilot.pause()
         await pilot.press(*TYPED)
         await pilot.pause()
         assert field.render_line(0).text.strip().endswith(TYPED[-8:]) and field.scroll_x > 0
-        monkeypatch.setattr(Screen, "_refresh_layout", counting)
+        layouts = _count_layouts(monkeypatch)
         pilot.app.screen.refresh(layout=True)  # a layout for another reason
         await pilot.pause()
         field.value = ""  # and the text shrinking back
@@ -87,4 +84,4 @@ async def test_a_text_wider_than_the_field_never_switches_its_scrollbar_on(monke
         pilot.app.screen.refresh(layout=True)
         await pilot.pause()
         assert not field.show_horizontal_scrollbar
-        assert layouts == 2  # the two asked for, none of the field's own
+        assert layouts[0] == 2  # the two asked for, none of the field's own
