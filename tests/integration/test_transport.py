@@ -27,6 +27,7 @@ from fleetdeck.core.transport import (
     Unreachable,
 )
 from fleetdeck.core.transport.hostkeys import KnownHosts
+from fleetdeck.core.transport.intake import Intake
 from fleetdeck.core.transport.ssh import AEAD_CIPHERS, drop_ignore_packets, skip_packet_logs
 
 pytestmark = pytest.mark.ssh
@@ -222,6 +223,48 @@ async def test_local_transport_timeout_kills_the_group() -> None:
     assert out.text() == "a\n"
     ok = await LocalTransport().execute(host, "printf 'x%.0s' 1 2 3; exit 4", out)
     assert ok.exit_status == 4
+
+
+FLOOD_BYTES = 20_000_000
+
+
+@pytest.mark.parametrize("kind", ["ssh", "local"])
+async def test_a_held_intake_takes_no_output_and_loses_none(ssh_fleet: SshFleet, tmp_path: Path, kind: str) -> None:
+    """A console holds the intake while a key is in flight: the flood waits in buffers and arrives whole after."""
+    intake = Intake(max_hold_s=60)
+    if kind == "ssh":
+        host = hosts_of(ssh_fleet)[0]
+        transport: SshTransport | LocalTransport = SshTransport(
+            KnownHosts(tmp_path / "kh"), load_config(ssh_fleet.config_dir).inventory.get, intake=intake
+        )
+    else:
+        host = Host(name="localhost", address="localhost", user="me", transport="local")
+        transport = LocalTransport(intake)
+    received = 0
+    at_hold: int | None = None
+    releases: list[Any] = []
+
+    def on_output(_stream: str, data: bytes) -> None:
+        nonlocal received, at_hold
+        received += len(data)
+        if not releases and received >= 1_000_000:
+            releases.append(intake.hold())
+            at_hold = received
+
+    running = asyncio.ensure_future(
+        transport.execute(host, f"head -c {FLOOD_BYTES} /dev/zero", on_output, no_output_timeout=0.1)
+    )
+    deadline = time.monotonic() + 20
+    while not releases:
+        assert time.monotonic() < deadline and not running.done(), "the flood never reached 1 MB"
+        await asyncio.sleep(0.005)
+    await asyncio.sleep(0.3)  # three no-output timeouts, all of it held
+    assert received == at_hold and not running.done()
+    releases[0]()
+    result = await asyncio.wait_for(running, 30)
+    assert result.exit_status == 0 and result.timed_out is None
+    assert received == FLOOD_BYTES
+    await transport.close()
 
 
 def spy_sent_packets(monkeypatch: pytest.MonkeyPatch) -> list[int]:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import shutil
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from textual.css.stylesheet import Stylesheet
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Input
 
 from fleetdeck.core.config import load_config
 from fleetdeck.core.paths import bundled_configs_dir
@@ -131,3 +133,57 @@ async def test_a_too_small_terminal_gets_a_notice_until_it_grows(tmp_path: Path)
         await pilot.resize_terminal(100, 30)
         await pilot.pause()
         assert isinstance(app.screen, DashboardScreen)
+
+
+async def test_a_key_holds_runs_output_until_the_screen_has_shown_what_it_did(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Input first: while a key is handled and drawn, output readers wait; the refresh after it lets them go."""
+    monkeypatch.setenv("FLEETDECK_STATE", str(tmp_path / "state"))
+    app = make_app(tmp_path)
+    engine = app.context.engine
+    assert engine is not None
+    engine.intake.max_hold_s = 60  # only refreshes end holds here
+    held_in_action: list[bool] = []
+    at_release: list[tuple[bool, str]] = []  # (command box on screen, text of the focused field)
+    hold = engine.intake.hold
+
+    def spy_hold() -> Callable[[], None]:
+        release = hold()
+
+        def spied_release() -> None:
+            focused = app.focused
+            at_release.append((isinstance(app.screen, CommandBox), focused.value if isinstance(focused, Input) else ""))
+            release()
+
+        return spied_release
+
+    async def settled() -> None:
+        deadline = time.monotonic() + 10
+        while engine.intake.held:
+            assert time.monotonic() < deadline, "a hold was never released"
+            await pilot.pause(0.01)
+
+    async with app.run_test(size=(120, 35)) as pilot:
+        await pilot.pause()
+        action_exec = app.action_exec
+
+        def spy_exec() -> None:
+            held_in_action.append(engine.intake.held)
+            action_exec()
+
+        monkeypatch.setattr(app, "action_exec", spy_exec)
+        monkeypatch.setattr(engine.intake, "hold", spy_hold)
+        # A binding: held on the way to the focused widget, and again while the app runs the action.
+        await pilot.press("x")
+        await settled()
+        assert held_in_action == [True]
+        assert at_release[-1] == (True, "")
+        # A letter the field takes: released once the screen was refreshed with the letter in it.
+        at_release.clear()
+        await pilot.press("u")
+        await settled()
+        assert at_release == [(True, "u")]
+        await pilot.press("escape")
+        await settled()
+        assert not isinstance(app.screen, CommandBox)

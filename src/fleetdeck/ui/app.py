@@ -238,10 +238,30 @@ class FleetdeckApp(App[None]):
         self._gc_pacer.tick()
 
     async def on_event(self, event: events.Event) -> None:
-        """Note when the operator last typed or clicked, so collections of everything wait for a pause."""
-        if isinstance(event, events.Key | events.MouseDown):
+        """Put what the operator types or clicks first: runs' output waits until its effect is on screen.
+
+        The engine's intake is held while the app takes a key or click and until the screen has been
+        refreshed after the widget that gets it handled it (or the intake's own limit), so a flooding host's
+        chunks do not queue in front of it. A key no widget stops bubbles back here to run its binding; it is
+        held again for that, until the refresh after the action. The GC pacer notes the time too, so full
+        collections wait for a pause.
+        """
+        engine = self._ctx.engine
+        if not isinstance(event, events.Key | events.MouseDown) or engine is None:
+            await super().on_event(event)
+            return
+        back = event.is_forwarded
+        if not back:
             self._gc_pacer.last_input = time.monotonic()
-        await super().on_event(event)
+        release = engine.intake.hold()
+        try:
+            await super().on_event(event)
+        finally:
+            # Forwarded just now: on its way to a widget. Else handled here (a priority binding, or bindings
+            # after it came back), so the next refresh shows it.
+            target = self.focused or self.screen if event.is_forwarded and not back else self
+            if not target.call_after_refresh(release):
+                release()
 
     async def _collect(self) -> None:
         """Run the collector until the app exits; if it stops with an error, say so and keep the console up."""

@@ -27,8 +27,9 @@ from fleetdeck.core.tasks import Task, bind_params, plan_task
 from fleetdeck.core.tasks.model import Step
 from fleetdeck.core.tasks.params import BoundParams
 from fleetdeck.core.tasks.render import HostPlan, RenderedStep
-from fleetdeck.core.transport import SshLimits, SshTransport, Transports
+from fleetdeck.core.transport import LocalTransport, SshLimits, SshTransport, Transports
 from fleetdeck.core.transport.hostkeys import KnownHosts
+from fleetdeck.core.transport.intake import Intake
 from fleetdeck.core.transport.rlimit import fanout_cap
 
 _NOT_OK = ("failed", "error", "timeout", "unreachable", "auth_failed", "host_key_failed", "cancelled", "unfinished")
@@ -72,8 +73,10 @@ class Engine:
         self.state = state or state_dir()
         self.max_hosts, self.fanout_warning = fanout_cap(max_hosts)
         known = KnownHosts(self.state / "known_hosts")
-        ssh = SshTransport(known, config.inventory.get, SshLimits(max_handshakes=max_handshakes))
-        self.transports = Transports(ssh)
+        self.intake = Intake()
+        """Paces the reading of every run's output; a console holds it while the operator's key is in flight."""
+        ssh = SshTransport(known, config.inventory.get, SshLimits(max_handshakes=max_handshakes), self.intake)
+        self.transports = Transports(ssh, LocalTransport(self.intake))
         self._store: RunStore | None = None
         self._active: dict[str, Runner] = {}
 

@@ -17,11 +17,19 @@ from pathlib import Path
 from fleetdeck.core.inventory import Host
 from fleetdeck.core.transport.base import CommandResult, OutputCallback, StdinSource, staged_name
 from fleetdeck.core.transport.errors import TransportError
+from fleetdeck.core.transport.intake import UNHELD, Intake
 from fleetdeck.core.transport.session import Exit, Session, drive
 
 
 class LocalTransport:
-    """Runs commands with ``/bin/sh -c`` on this machine."""
+    """Runs commands with ``/bin/sh -c`` on this machine.
+
+    Args:
+        intake: Paces the reading of commands' output (a console holds it while a key is in flight).
+    """
+
+    def __init__(self, intake: Intake = UNHELD) -> None:
+        self.intake = intake
 
     async def execute(
         self,
@@ -67,7 +75,14 @@ class LocalTransport:
             kill=lambda: send(signal.SIGKILL),
         )
         try:
-            return await drive(session, on_output, stdin=stdin, timeout=timeout, no_output_timeout=no_output_timeout)
+            return await drive(
+                session,
+                on_output,
+                stdin=stdin,
+                timeout=timeout,
+                no_output_timeout=no_output_timeout,
+                intake=self.intake,
+            )
         finally:
             if proc.returncode is None:
                 send(signal.SIGKILL)

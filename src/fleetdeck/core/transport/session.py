@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 from fleetdeck.core.transport.base import KILL_GRACE_S, CommandResult, OutputCallback, StdinSource, Stream
+from fleetdeck.core.transport.intake import UNHELD, Intake
 
 READ_SIZE = 65536
 
@@ -55,7 +56,9 @@ class Session:
     kill: Callable[[], None]
 
 
-async def _pump(reader: ByteReader, stream: Stream, on_output: OutputCallback, touch: Callable[[], None]) -> None:
+async def _pump(
+    reader: ByteReader, stream: Stream, on_output: OutputCallback, touch: Callable[[], None], intake: Intake
+) -> None:
     while True:
         data = await reader.read(READ_SIZE)
         if not data:
@@ -64,8 +67,8 @@ async def _pump(reader: ByteReader, stream: Stream, on_output: OutputCallback, t
         on_output(stream, data)
         # A read of buffered data returns without suspending, so a host printing as fast as it can would keep
         # the event loop to itself for its whole receive window; yield once per chunk so keys, timers and the
-        # other hosts get their turn.
-        await asyncio.sleep(0)
+        # other hosts get their turn; while a front end holds the intake, wait for it (see ``intake``).
+        await intake.turn()
 
 
 async def _feed(writer: ByteWriter, stdin: StdinSource | None) -> None:
@@ -85,8 +88,12 @@ async def drive(
     stdin: StdinSource | None,
     timeout: float | None,
     no_output_timeout: float | None,
+    intake: Intake = UNHELD,
 ) -> CommandResult:
-    """Run a started session to its end; see the module docstring for the rules."""
+    """Run a started session to its end; see the module docstring for the rules.
+
+    ``intake`` paces the output readers; time it holds them back does not count as silence.
+    """
     loop = asyncio.get_running_loop()
     start = loop.time()
     last = [start]
@@ -96,8 +103,8 @@ async def drive(
 
     readers = asyncio.ensure_future(
         asyncio.gather(
-            _pump(session.stdout, "stdout", on_output, touch),
-            _pump(session.stderr, "stderr", on_output, touch),
+            _pump(session.stdout, "stdout", on_output, touch, intake),
+            _pump(session.stderr, "stderr", on_output, touch, intake),
         )
     )
     feeder: asyncio.Future[None] | None = None
@@ -117,7 +124,7 @@ async def drive(
             if timeout is not None:
                 waits.append(start + timeout - now)
             if no_output_timeout is not None:
-                waits.append(last[0] + no_output_timeout - now)
+                waits.append(intake.silent_since(last[0]) + no_output_timeout - now)
             wait_s = max(0.0, min(waits)) if waits else None
             await asyncio.wait({readers}, timeout=wait_s)
             if readers.done():
@@ -126,7 +133,7 @@ async def drive(
             if timeout is not None and now >= start + timeout:
                 timed_out = "timeout"
                 break
-            if no_output_timeout is not None and now >= last[0] + no_output_timeout:
+            if no_output_timeout is not None and now >= intake.silent_since(last[0]) + no_output_timeout:
                 timed_out = "no_output"
                 break
         if timed_out is None:

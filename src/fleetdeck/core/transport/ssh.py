@@ -31,6 +31,7 @@ from fleetdeck.core.transport.base import (
 )
 from fleetdeck.core.transport.errors import AuthFailed, ConnectionLost, HostKeyFailed, TransportError, Unreachable
 from fleetdeck.core.transport.hostkeys import HostKeyCheck, KnownHosts
+from fleetdeck.core.transport.intake import UNHELD, Intake
 from fleetdeck.core.transport.session import Exit, Session, drive
 
 
@@ -142,6 +143,7 @@ class SshTransport:
         known_hosts: KnownHosts,
         lookup: Callable[[str], Host],
         limits: SshLimits | None = None,
+        intake: Intake = UNHELD,
     ) -> None:
         """Create the pool.
 
@@ -149,7 +151,9 @@ class SshTransport:
             known_hosts: The host key files in use (user's and fleetdeck's own).
             lookup: Finds a host of the inventory by name (for ``jump``).
             limits: Handshake limits.
+            intake: Paces the reading of commands' output (a console holds it while a key is in flight).
         """
+        self.intake = intake
         self.known_hosts = known_hosts
         self.lookup = lookup
         self.limits = limits or SshLimits()
@@ -311,7 +315,14 @@ class SshTransport:
             kill=kill,
         )
         try:
-            result = await drive(session, on_output, stdin=stdin, timeout=timeout, no_output_timeout=no_output_timeout)
+            result = await drive(
+                session,
+                on_output,
+                stdin=stdin,
+                timeout=timeout,
+                no_output_timeout=no_output_timeout,
+                intake=self.intake,
+            )
         except (asyncssh.ConnectionLost, asyncssh.DisconnectError, BrokenPipeError, ConnectionError) as exc:
             self._drop(host)
             raise ConnectionLost(f"{host.name}: connection lost while the command ran ({exc})") from None
