@@ -87,3 +87,27 @@ async def test_keys_answer_while_one_of_500_hosts_floods(tmp_path: Path, monkeyp
         assert all(other.line_count == 0 for other in view.hosts.values() if other.name != FLOOD_HOST)
         assert host.bytes_out == sent
     await engine.close()
+
+
+async def test_new_output_is_drawn_on_the_tick_after_a_key_is_shown(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the console holds the intake for a key, the screen's clock leaves new lines for its next tick."""
+    engine = make_engine(tmp_path, monkeypatch)
+    engine.intake.max_hold_s = 60
+    bridge = RunBridge()
+    bridge.handle(RunStarted(RUN, "exec", "all", (FLOOD_HOST,), command="yes"))
+    bridge.handle(HostRunning(RUN, FLOOD_HOST, "exec", 1))
+    app = ScreenHarness(lambda: RunScreen(engine, bridge, run_id=RUN))
+    async with app.run_test(size=(120, 35)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, RunScreen))
+        screen = app.screen
+        assert isinstance(screen, RunScreen)
+        await until(pilot, lambda: screen.selected_host == FLOOD_HOST)
+        release = engine.intake.hold()
+        bridge.handle(Output(RUN, FLOOD_HOST, "stdout", b"first\nsecond\n", "exec"))
+        await pilot.pause(0.3)  # three ticks of the screen's clock
+        assert screen.tail.seen == 0
+        release()
+        await until(pilot, lambda: screen.tail.seen == 2)
+        assert [line.text for line in screen.tail.log_view.lines] == ["first", "second"]

@@ -242,6 +242,10 @@ class RunScreen(RunOutputActions):
             # and redraw from scratch when this screen is back.
             self._stale = True
             return
+        if self.engine.intake.held:
+            # A key is on its way to the screen: its frame should not also carry a repaint of new output.
+            # Output is not lost, only drawn on the next tick.
+            return
         self._ticks += 1
         view = self.view
         if view is None:
