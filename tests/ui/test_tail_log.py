@@ -79,10 +79,11 @@ async def test_a_repaint_works_out_the_style_once_not_per_row_and_rows_keep_thei
         await pilot.pause()
         CountingLog.asked = 0
         log.refresh()  # every row drawn again
-        strips = log.render_lines(log.region.reset_offset)
+        content = log.scrollable_content_region.reset_offset  # the rows left of and above the scrollbars
+        strips = log.render_lines(content)
         assert CountingLog.asked == 1
         rows = [strip.text.rstrip() for strip in strips]
-        assert rows[-1] == "line 39" and len(rows) == log.size.height
+        assert rows[-1] == "line 39" and len(rows) == content.height == log.size.height - 1
         err, out = (next(iter(strips[-k])).style for k in (1, 2))
         assert err is not None and out is not None and err != out
         assert log.render_line(0).text.startswith(rows[0])  # a row drawn on its own still works
@@ -114,3 +115,33 @@ async def test_lines_and_partial_lines_arriving_lay_out_nothing_once_the_scrollb
         assert log.virtual_size.height == 100 + 1  # the cap, and the last chunk's partial line
         assert log.vertical_scrollbar.window_virtual_size == 101
         assert log.lines[-1].text == "more 19.4" and log.visible_lines()[-1].text == "partial 19"
+
+
+async def test_emptying_and_refilling_the_log_lays_out_nothing() -> None:
+    """Another host or run shown: the log is emptied, then fills again; its scrollbars stay where they are."""
+    async with LogApp().run_test(size=(60, 12)) as pilot:
+        log = pilot.app.query_one(TailLog)
+        log.extend([f"line {i} " + "x" * 80 for i in range(30)], ["out"] * 30)
+        await pilot.pause()
+        screen = pilot.app.screen
+        layouts = 0
+        refresh_layout = screen._refresh_layout
+
+        def counting(*args: object, **kwargs: object) -> None:
+            nonlocal layouts
+            layouts += 1
+            refresh_layout(*args, **kwargs)  # type: ignore[arg-type]
+
+        screen._refresh_layout = counting  # type: ignore[method-assign]
+        for _switch in range(3):
+            log.load([])
+            await pilot.pause()
+            assert log.show_vertical_scrollbar and log.show_horizontal_scrollbar
+            log.extend([f"new {i} " + "y" * 80 for i in range(30)], ["out"] * 30)
+            await pilot.pause()
+            assert log.scroll_y == log.max_scroll_y > 0
+        assert layouts == 0
+        log.wrap = True  # wrapped rows need no sideways scrolling
+        await pilot.pause()
+        assert not log.show_horizontal_scrollbar and log.show_vertical_scrollbar
+        assert log.visible_lines()[-1].text.startswith("new 29")

@@ -105,6 +105,10 @@ def _widest(texts: list[str]) -> int:
 class TailLog(ScrollView, can_focus=True):
     """Lines of output, newest at the bottom, drawn one visible row at a time.
 
+    Its scrollbars are always there (the horizontal one not while wrapping): a scrollbar that comes or goes
+    lays out the whole screen, and following another host or run empties the log and fills it again, which
+    took two layouts just as the operator starts typing.
+
     Args:
         max_lines: Most lines kept; older ones drop off the top.
         follow: Start in follow mode.
@@ -125,7 +129,10 @@ class TailLog(ScrollView, can_focus=True):
     TailLog {
         background: $surface;
         scrollbar-size-horizontal: 1;
+        overflow-x: scroll;
+        overflow-y: scroll;
     }
+    TailLog.-wrap { overflow-x: hidden; }
     TailLog > .tail-log--stderr { color: $stream-stderr; }
     TailLog:nocolor > .tail-log--stderr { text-style: bold; }
     TailLog > .tail-log--match { background: $accent 45%; }
@@ -340,8 +347,9 @@ class TailLog(ScrollView, can_focus=True):
 
     # -- wrap and search -------------------------------------------------------------------------------------
 
-    def watch_wrap(self) -> None:
-        """Re-flow rows for the new mode."""
+    def watch_wrap(self, wrap: bool) -> None:
+        """Re-flow rows for the new mode (wrapped rows never need the horizontal scrollbar)."""
+        self.set_class(wrap, "-wrap")
         self._cache.clear()
         self._changed(reset_scroll=self.following)
 
