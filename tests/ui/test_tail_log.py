@@ -8,7 +8,7 @@ from textual.app import App, ComposeResult
 
 from fleetdeck.ui.host_run import HostRun, LineKind, TailLine
 from fleetdeck.ui.themes import variable_defaults
-from fleetdeck.ui.widgets.tail_log import TailLog
+from fleetdeck.ui.widgets.tail_log import TailLog, compile_search, count_matching
 
 
 class LogApp(App[None]):
@@ -145,3 +145,37 @@ async def test_emptying_and_refilling_the_log_lays_out_nothing() -> None:
         await pilot.pause()
         assert not log.show_horizontal_scrollbar and log.show_vertical_scrollbar
         assert log.visible_lines()[-1].text.startswith("new 29")
+
+
+def test_counting_plain_text_matches_agrees_with_the_regex_that_draws_the_highlights() -> None:
+    texts = [
+        "ERROR disk full",
+        "error: disk full",
+        "Errors: 0",
+        "no problem here",
+        "İstanbul mirror ERROR",  # not ASCII: the regex decides
+        "Kelvin \u212a error",
+        "mi\u017fsing",  # a long s: the regex folds it to "s", lowering does not
+        "a(b) and a.b",
+        "tab\tseparated error",
+        "",
+    ] * 50
+    for query in (
+        "error",
+        "Error",
+        "ERROR",
+        "disk full",
+        "err.r",
+        "a(b",
+        "a.b",
+        "^no",
+        "i",
+        "İ",
+        "\u212a",
+        "r:",
+        "mis",
+    ):
+        pattern = compile_search(query)
+        assert pattern is not None
+        expected = sum(1 for text in texts if pattern.search(text))
+        assert count_matching(query, pattern, texts) == expected, query
