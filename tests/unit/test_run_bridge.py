@@ -103,6 +103,21 @@ def test_control_characters_escapes_and_carriage_returns_are_made_safe() -> None
     assert [line.text for line in bridge.run(RUN).hosts["h"].lines] == ["bold"]
 
 
+def test_every_control_character_is_found_whichever_chunk_brings_it() -> None:
+    """Chunks are checked for control bytes before decoding; a line begun in an earlier chunk counts too."""
+    for code in [*range(0x00, 0x0A), *range(0x0B, 0x20), 0x7F]:
+        bridge = RunBridge()
+        char = chr(code).encode()
+        bridge.handle(out("h", "é plain ✓\n".encode()))
+        bridge.handle(out("h", b"x" + char + "ü".encode()[:1]))  # the control char, then half a character
+        bridge.handle(out("h", "ü".encode()[1:] + b" end\n"))  # no control byte in this chunk
+        bridge.handle(out("h", b"y" + char + b"z\n"))  # a whole line in one chunk
+        lines = [line.text for line in bridge.run(RUN).hosts["h"].lines]
+        assert lines[0] == "é plain ✓"
+        assert lines[1:] == [clean_line("x" + chr(code) + "ü end"), clean_line("y" + chr(code) + "z")], hex(code)
+        assert all(ch >= " " and ch != "\x7f" for line in lines for ch in line), hex(code)
+
+
 def test_the_ring_is_bounded_and_counts_what_it_dropped() -> None:
     bridge = RunBridge(max_lines=100, min_lines=10)
     bridge.handle(started(["h"]))
