@@ -29,7 +29,7 @@ class Intake:
 
     def __init__(self, max_hold_s: float = MAX_HOLD_S) -> None:
         self.max_hold_s = max_hold_s
-        self._open: asyncio.Event | None = None  # set while held: cleared until every hold is released
+        self._open: asyncio.Event | None = None  # while held: readers wait on it; set and dropped when the hold ends
         self._holds = 0
         self._generation = 0  # releases of holds from before a forced opening are ignored
         self._expiry: asyncio.TimerHandle | None = None
