@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from test_run_support import ScreenHarness, make_engine, until
+from textual.pilot import Pilot
 
 from fleetdeck.core.runner.events import HostConnecting, HostRunning, Output, RunStarted
 from fleetdeck.ui.run_bridge import RunBridge
@@ -24,6 +25,15 @@ HOSTS = [f"web{i:03d}" for i in range(500)]
 FLOOD_HOST = "web000"
 FLOOD_BYTES = 50 * 1024 * 1024
 CHUNK = (b"y" * 99 + b"\n") * 655  # about 64 KiB, the size of an SSH channel read
+
+
+async def flood_host_shown(app: ScreenHarness, pilot: Pilot[None]) -> RunScreen:
+    """The run screen once it is up with the flooding host selected."""
+    await until(pilot, lambda: isinstance(app.screen, RunScreen))
+    screen = app.screen
+    assert isinstance(screen, RunScreen)
+    await until(pilot, lambda: screen.selected_host == FLOOD_HOST)
+    return screen
 
 
 async def test_keys_answer_while_one_of_500_hosts_floods(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -46,10 +56,7 @@ async def test_keys_answer_while_one_of_500_hosts_floods(tmp_path: Path, monkeyp
 
     app = ScreenHarness(lambda: RunScreen(engine, bridge, run_id=RUN))
     async with app.run_test(size=(120, 35)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, RunScreen))
-        screen = app.screen
-        assert isinstance(screen, RunScreen)
-        await until(pilot, lambda: screen.selected_host == FLOOD_HOST)
+        screen = await flood_host_shown(app, pilot)
         flooding = asyncio.create_task(flood())
         try:
             await until(pilot, lambda: sent > 5 * 1024 * 1024 and screen.tail.log_view.line_count > 0)
@@ -100,10 +107,7 @@ async def test_new_output_is_drawn_on_the_tick_after_a_key_is_shown(
     bridge.handle(HostRunning(RUN, FLOOD_HOST, "exec", 1))
     app = ScreenHarness(lambda: RunScreen(engine, bridge, run_id=RUN))
     async with app.run_test(size=(120, 35)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, RunScreen))
-        screen = app.screen
-        assert isinstance(screen, RunScreen)
-        await until(pilot, lambda: screen.selected_host == FLOOD_HOST)
+        screen = await flood_host_shown(app, pilot)
         release = engine.intake.hold()
         bridge.handle(Output(RUN, FLOOD_HOST, "stdout", b"first\nsecond\n", "exec"))
         await pilot.pause(0.3)  # three ticks of the screen's clock

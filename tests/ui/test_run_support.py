@@ -72,6 +72,19 @@ def make_engine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, config_dir: Pat
     return Engine(load_config(config_dir))
 
 
+def count_layouts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """From now on, count every screen's layouts in the returned one-item list."""
+    layouts = [0]
+    original = Screen._refresh_layout
+
+    def counting(self: Screen[object], *args: object, **kwargs: object) -> None:
+        layouts[0] += 1
+        original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Screen, "_refresh_layout", counting)
+    return layouts
+
+
 async def until(pilot: Pilot[Any], condition: Callable[[], bool], timeout: float = 15.0) -> None:
     """Let the app run until `condition` holds; fail after `timeout` seconds (a hang, not a timing check)."""
     loop = asyncio.get_running_loop()

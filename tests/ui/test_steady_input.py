@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from test_run_support import count_layouts
 from textual.app import App, ComposeResult
-from textual.screen import Screen
 from textual.widgets import Input, Static
 
 from fleetdeck.ui.widgets.steady_input import SteadyInput
@@ -24,25 +24,12 @@ class FieldApp(App[None]):
         yield self.field
 
 
-def _count_layouts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """From now on, count the screen's layouts in the returned one-item list."""
-    layouts = [0]
-    original = Screen._refresh_layout
-
-    def counting(self: Screen[object], *args: object, **kwargs: object) -> None:
-        layouts[0] += 1
-        original(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(Screen, "_refresh_layout", counting)
-    return layouts
-
-
 async def _layouts_while_typing(field: Input, monkeypatch: pytest.MonkeyPatch) -> int:
     """How many times the screen is laid out while `TYPED` is typed into `field`, one key at a time."""
     async with FieldApp(field).run_test(size=(60, 6)) as pilot:
         field.focus()
         await pilot.pause()
-        layouts = _count_layouts(monkeypatch)
+        layouts = count_layouts(monkeypatch)
         for key in TYPED:
             await pilot.press(key)
             await pilot.pause()
@@ -76,7 +63,7 @@ async def test_a_text_wider_than_the_field_never_switches_its_scrollbar_on(monke
         await pilot.press(*TYPED)
         await pilot.pause()
         assert field.render_line(0).text.strip().endswith(TYPED[-8:]) and field.scroll_x > 0
-        layouts = _count_layouts(monkeypatch)
+        layouts = count_layouts(monkeypatch)
         pilot.app.screen.refresh(layout=True)  # a layout for another reason
         await pilot.pause()
         field.value = ""  # and the text shrinking back

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections import deque
 
+import pytest
+from test_run_support import count_layouts
 from textual.app import App, ComposeResult
 
 from fleetdeck.ui.host_run import HostRun, LineKind, TailLine
@@ -89,50 +91,34 @@ async def test_a_repaint_works_out_the_style_once_not_per_row_and_rows_keep_thei
         assert log.render_line(0).text.startswith(rows[0])  # a row drawn on its own still works
 
 
-async def test_lines_and_partial_lines_arriving_lay_out_nothing_once_the_scrollbar_is_up() -> None:
+async def test_lines_and_partial_lines_arriving_lay_out_nothing_once_the_scrollbar_is_up(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     async with LogApp().run_test(size=(60, 12)) as pilot:
         log = pilot.app.query_one(TailLog)
         log.extend([f"line {i}" for i in range(30)], ["out"] * 30)
         await pilot.pause()
         assert log.show_vertical_scrollbar and log.scroll_y == log.max_scroll_y
 
-        screen = pilot.app.screen
-        layouts = 0
-        refresh_layout = screen._refresh_layout
-
-        def counting(*args: object, **kwargs: object) -> None:
-            nonlocal layouts
-            layouts += 1
-            refresh_layout(*args, **kwargs)  # type: ignore[arg-type]
-
-        screen._refresh_layout = counting  # type: ignore[method-assign]
+        layouts = count_layouts(monkeypatch)
         for chunk in range(20):  # a partial last line that comes and goes, and a log that grows to its cap
             pending = [TailLine(f"partial {chunk}", "out")] if chunk % 2 else []
             log.extend([f"more {chunk}.{i}" for i in range(5)], ["out"] * 5, pending=pending)
             await pilot.pause()
             assert log.scroll_y == log.max_scroll_y  # still following the end
-        assert layouts == 0
+        assert layouts == [0]
         assert log.virtual_size.height == 100 + 1  # the cap, and the last chunk's partial line
         assert log.vertical_scrollbar.window_virtual_size == 101
         assert log.lines[-1].text == "more 19.4" and log.visible_lines()[-1].text == "partial 19"
 
 
-async def test_emptying_and_refilling_the_log_lays_out_nothing() -> None:
+async def test_emptying_and_refilling_the_log_lays_out_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
     """Another host or run shown: the log is emptied, then fills again; its scrollbars stay where they are."""
     async with LogApp().run_test(size=(60, 12)) as pilot:
         log = pilot.app.query_one(TailLog)
         log.extend([f"line {i} " + "x" * 80 for i in range(30)], ["out"] * 30)
         await pilot.pause()
-        screen = pilot.app.screen
-        layouts = 0
-        refresh_layout = screen._refresh_layout
-
-        def counting(*args: object, **kwargs: object) -> None:
-            nonlocal layouts
-            layouts += 1
-            refresh_layout(*args, **kwargs)  # type: ignore[arg-type]
-
-        screen._refresh_layout = counting  # type: ignore[method-assign]
+        layouts = count_layouts(monkeypatch)
         for _switch in range(3):
             log.load([])
             await pilot.pause()
@@ -140,7 +126,7 @@ async def test_emptying_and_refilling_the_log_lays_out_nothing() -> None:
             log.extend([f"new {i} " + "y" * 80 for i in range(30)], ["out"] * 30)
             await pilot.pause()
             assert log.scroll_y == log.max_scroll_y > 0
-        assert layouts == 0
+        assert layouts == [0]
         log.wrap = True  # wrapped rows need no sideways scrolling
         await pilot.pause()
         assert not log.show_horizontal_scrollbar and log.show_vertical_scrollbar
