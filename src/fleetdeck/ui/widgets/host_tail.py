@@ -133,7 +133,9 @@ class HostTail(Vertical):
         self._cancel_search_timer()
         query = self.search_input.value
         count = self.log_view.search(query)
-        self.border_subtitle = f"{count} matching lines" if query else ""
+        subtitle = f"{count} matching lines" if query else ""
+        if self.border_subtitle != subtitle:  # setting it repaints the whole pane, log included
+            self.border_subtitle = subtitle
 
     def _cancel_search_timer(self) -> None:
         if self._search_timer is not None:
